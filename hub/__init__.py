@@ -1,0 +1,117 @@
+"""carehub: keeps HubSpot and ClearCare in sync for home-care agencies.
+
+Connectors import only the names below.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from hub.canonical import (
+    AgencyFacts,
+    Applied,
+    Change,
+    ChangeBatch,
+    ChangeKind,
+    Connected,
+    ConnectorInfo,
+    Direction,
+    Inbound,
+    LocationInfo,
+    Prospect,
+    ProspectStatus,
+    RecordRef,
+    Role,
+    StepStatus,
+)
+from hub.hookspecs import hookimpl
+
+__all__ = [
+    "AgencyFacts",
+    "Applied",
+    "Change",
+    "ChangeBatch",
+    "ChangeKind",
+    "Connected",
+    "ConnectorInfo",
+    "Direction",
+    "Inbound",
+    "LocationInfo",
+    "Prospect",
+    "ProspectStatus",
+    "RecordRef",
+    "Role",
+    "StepStatus",
+    "create_app",
+    "hookimpl",
+]
+
+csrf = CSRFProtect()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create the hub's Flask app.
+
+    :param config: settings that win over the ``HUB_*`` environment variables.
+        ``HUB_PLUGINS`` may list plugin objects to register besides the entry points.
+    """
+    from hub import cli, config as hub_config, crypto, plugins, sandbox
+    from hub.extensions import db, migrate
+    from hub.web import errors, health, ingress
+
+    app = Flask(__name__, instance_path=_instance_path(config))
+    hub_config.load(app, config)
+    _quiet_secrets_in_access_log()
+
+    crypto.init_app(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
+    csrf.init_app(app)
+    plugins.init_app(app, app.config["HUB_PLUGINS"])
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(ingress.bp)
+    csrf.exempt(ingress.bp)
+    sandbox.init_app(app)
+    cli.init_app(app)
+
+    return app
+
+
+def _instance_path(config: dict[str, Any] | None) -> str | None:
+    import os
+
+    path = (config or {}).get("HUB_INSTANCE_PATH") or os.environ.get(
+        "HUB_INSTANCE_PATH"
+    )
+    return str(Path(path).resolve()) if path else None
+
+
+class _HideWebhookTokens(logging.Filter):
+    """Masks the token in ``/hooks/<connector>/<token>`` paths of access log lines."""
+
+    pattern = re.compile(r"(/hooks/[^/\s]+/)[^\s?\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(
+                self.pattern.sub(r"\1…", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = self.pattern.sub(r"\1…", record.msg)
+        return True
+
+
+def _quiet_secrets_in_access_log() -> None:
+    for name in ("werkzeug", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _HideWebhookTokens) for f in logger.filters):
+            logger.addFilter(_HideWebhookTokens())

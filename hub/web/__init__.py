@@ -1,0 +1,1 @@
+"""The hub's blueprints: webhook ingress, health, and the error pages."""
