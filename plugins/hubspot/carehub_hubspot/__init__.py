@@ -1,0 +1,1 @@
+"""The HubSpot connector for carehub, and a sandbox of HubSpot's API."""
