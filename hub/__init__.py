@@ -61,7 +61,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     :param config: settings that win over the ``HUB_*`` environment variables.
         ``HUB_PLUGINS`` may list plugin objects to register besides the entry points.
     """
-    from hub import cli, config as hub_config, crypto, plugins, sandbox
+    from hub import cli, crypto, plugins, sandbox
+    from hub import config as hub_config
     from hub.extensions import db, migrate
     from hub.web import errors, health, ingress
 
@@ -71,7 +72,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     crypto.init_app(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
+    migrate.init_app(
+        app, db, directory=str(Path(__file__).parent.parent / "migrations")
+    )
     csrf.init_app(app)
     plugins.init_app(app, app.config["HUB_PLUGINS"])
 

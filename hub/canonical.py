@@ -282,7 +282,7 @@ class Inbound:
     headers: Mapping[str, str]
     body: bytes
     query: Mapping[str, str]
-    #: The purpose of the endpoint the request arrived at, such as ``deal.stage_changed``.
+    #: The purpose of the endpoint it arrived at, such as ``deal.stage_changed``.
     purpose: str = ""
 
     def header(self, name: str, default: str | None = None) -> str | None:

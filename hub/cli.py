@@ -124,8 +124,10 @@ def sandbox_command(host: str, port: int) -> None:
     from hub.sandbox import create_sandbox_app
 
     app = create_sandbox_app(public_url=f"http://{host}:{port}")
-    click.echo(f"Sandboxes of {', '.join(app.extensions['hub.sandbox'].mounted)} "
-               f"on http://{host}:{port}/_sandbox/")
+    click.echo(
+        f"Sandboxes of {', '.join(app.extensions['hub.sandbox'].mounted)} "
+        f"on http://{host}:{port}/_sandbox/"
+    )
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 

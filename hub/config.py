@@ -1,4 +1,4 @@
-"""Configuration from ``HUB_*`` environment variables, and the checks production needs."""
+"""Configuration from ``HUB_*`` environment variables, and what production needs."""
 
 from __future__ import annotations
 

@@ -32,7 +32,9 @@ class Vault:
             ) from None
         self._multi = MultiFernet(self._fernets)
         self._hash_keys = [
-            hashlib.sha256(b"carehub token hash\0" + base64.urlsafe_b64decode(k)).digest()
+            hashlib.sha256(
+                b"carehub token hash\0" + base64.urlsafe_b64decode(k)
+            ).digest()
             for k in keys
         ]
 

@@ -18,7 +18,7 @@ NAMING = {
 }
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
-migrate = Migrate()
+migrate = Migrate(render_as_batch=True)
 
 
 @event.listens_for(Engine, "connect")

@@ -21,12 +21,12 @@ def register_connectors(register):
 
 @hookspec(firstresult=True)
 def connect(connector, agency, connection):
-    """Check the connection's credentials; return a ``Connected`` or raise a HubError."""
+    """Check the connection's credentials; return ``Connected`` or raise HubError."""
 
 
 @hookspec(firstresult=True)
 def provision(connector, agency, connection, report):
-    """Make the remote ready for the sync, idempotently; return ``AgencyFacts`` or None."""
+    """Make the remote ready, idempotently; return ``AgencyFacts`` or None."""
 
 
 @hookspec(firstresult=True)

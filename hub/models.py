@@ -279,7 +279,9 @@ class Event(db.Model):
     person_key: Mapped[str | None] = mapped_column(sa.String(200), index=True)
     #: The change, as ``Change.to_dict`` gives it.
     payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    status: Mapped[str] = mapped_column(sa.String(20), default=EventStatus.PENDING.value)
+    status: Mapped[str] = mapped_column(
+        sa.String(20), default=EventStatus.PENDING.value
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]

@@ -213,7 +213,9 @@ class Connectors:
 
         return list(changes or [])
 
-    def fetch_record(self, connector: str, connection, ref: RecordRef) -> Prospect | None:
+    def fetch_record(
+        self, connector: str, connection, ref: RecordRef
+    ) -> Prospect | None:
         """Read one remote object back as a prospect."""
         return self._call("fetch_record", connector, connection=connection, ref=ref)
 
@@ -238,7 +240,9 @@ class Connectors:
 
         return result
 
-    def apply_change(self, connector: str, agency, connection, change: Change) -> Applied:
+    def apply_change(
+        self, connector: str, agency, connection, change: Change
+    ) -> Applied:
         """Write a change into the remote."""
         return self._call(
             "apply_change",
@@ -248,7 +252,9 @@ class Connectors:
             change=change,
         )
 
-    def fetch_changes(self, connector: str, connection, cursor: str | None) -> ChangeBatch:
+    def fetch_changes(
+        self, connector: str, connection, cursor: str | None
+    ) -> ChangeBatch:
         """Return what changed on the remote since the cursor."""
         return self._call(
             "fetch_changes", connector, connection=connection, cursor=cursor

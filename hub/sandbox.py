@@ -64,7 +64,9 @@ def init_app(app: Flask) -> SandboxHost | None:
     if app.config["HUB_ENV"] == "production":
         raise ConfigurationError("HUB_SANDBOX cannot be on in production; unset it.")
 
-    host = SandboxHost(engine=make_engine(app.config["HUB_SANDBOX_DATABASE_URL"]), mounted=[])
+    host = SandboxHost(
+        engine=make_engine(app.config["HUB_SANDBOX_DATABASE_URL"]), mounted=[]
+    )
     app.extensions["hub.sandbox"] = host
     csrf = app.extensions.get("csrf")
     for loaded in app.extensions["hub.connectors"].all():
@@ -88,7 +90,9 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-def create_sandbox_app(config: dict | None = None, public_url: str | None = None) -> Flask:
+def create_sandbox_app(
+    config: dict | None = None, public_url: str | None = None
+) -> Flask:
     """Return an app that serves the sandboxes alone, for a process of their own.
 
     It reads the same ``HUB_*`` settings as the hub, with the sandboxes on.

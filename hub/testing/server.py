@@ -31,7 +31,9 @@ def serve(make_app: Callable[[str], Flask], host: str = "127.0.0.1") -> Iterator
     url = f"http://{host}:{server.server_port}"
     later.app = make_app(url)
     later.app.config["HUB_SERVED_URL"] = url
-    thread = threading.Thread(target=server.serve_forever, name="test-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, name="test-server", daemon=True
+    )
     thread.start()
     try:
         yield later.app

@@ -1,0 +1,49 @@
+"""Validating a connection's settings through its connector's schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError
+
+from hub.canonical import ConnectorInfo
+from hub.errors import BadRequest
+from hub.models import Connection, utcnow
+
+
+def save_settings(
+    connection: Connection, info: ConnectorInfo, raw: dict[str, Any]
+) -> None:
+    """Validate settings and store them, the secret ones encrypted.
+
+    A secret field left empty keeps its stored value, so a form need not show it.
+
+    :raises BadRequest: naming each field that is wrong and why.
+    """
+    secret = info.secret_fields()
+    kept = connection.credentials
+    given = {
+        name: value
+        for name, value in raw.items()
+        if not (name in secret and value in ("", None) and name in kept)
+    }
+    try:
+        loaded = info.settings_schema().load({**kept, **given})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{name}: {' '.join(map(str, messages))}"
+            for name, messages in sorted(exc.normalized_messages().items())
+        )
+        raise BadRequest(
+            f"The {info.label} settings are not valid: {problems}"
+        ) from None
+
+    credentials = {k: v for k, v in loaded.items() if k in secret and v is not None}
+    if credentials != kept:
+        now = utcnow()
+        if kept:
+            connection.credential_rotated_at = now
+        else:
+            connection.credential_added_at = now
+    connection.credentials = credentials
+    connection.settings = {k: v for k, v in loaded.items() if k not in secret}
