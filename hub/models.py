@@ -223,6 +223,11 @@ class SyncLink(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    #: A create the sync engine began on one side and has not recorded yet, such as
+    #: ``create:clearcare``; a retry finishes it instead of starting another.
+    intent: Mapped[str | None] = mapped_column(sa.String(100))
+    intent_at: Mapped[datetime | None]
+
     refs: Mapped[list[RemoteRef]] = relationship(
         back_populates="link", cascade="all, delete-orphan"
     )
@@ -285,9 +290,57 @@ class Event(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]
+    #: The worker holding the lease, so only it can finish the event.
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(100))
+    #: Times the event waited out a remote's rate limit; these use no attempt.
+    deferrals: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: How processing ended, such as ``synced`` or ``echo``.
+    outcome: Mapped[str | None] = mapped_column(sa.String(32))
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    attempt_log: Mapped[list[EventAttempt]] = relationship(
+        back_populates="event",
+        order_by="EventAttempt.number",
+        cascade="all, delete-orphan",
+    )
+
+
+class EventAttempt(db.Model):
+    """One try at processing an event: when, by which worker, and how it ended."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("event.id"), index=True)
+    number: Mapped[int]
+    worker: Mapped[str] = mapped_column(sa.String(100))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(sa.String(32))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+    event: Mapped[Event] = relationship(back_populates="attempt_log")
+
+
+class ProvisioningJob(db.Model):
+    """A request to provision an agency's connections, run by the sync worker."""
+
+    __table_args__ = (sa.Index("ix_provisioning_job_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(sa.ForeignKey("agency.id"), index=True)
+    status: Mapped[str] = mapped_column(
+        sa.String(20), default=EventStatus.PENDING.value
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(100))
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None]
 
 
 class AuditEntry(db.Model):

@@ -105,8 +105,9 @@ class Connectors:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
+            name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
             raise PluginError(
-                f"The connector plugin {exc.plugin_name!r} implements a hook the hub "
+                f"The connector plugin {name!r} implements a hook the hub "
                 f"does not have: {exc}. Check the hook's name against docs/hooks.md."
             ) from exc
 

@@ -56,3 +56,7 @@ def test_config(tmp_path, **overrides) -> dict:
     }
     config.update(overrides)
     return config
+
+
+#: Not a test, though its name starts like one.
+test_config.__test__ = False

@@ -1,0 +1,1 @@
+"""A tiny connector distribution that proves the entry-point door."""

@@ -1,0 +1,36 @@
+"""Health, readiness, and how errors are rendered for programs and people."""
+
+from __future__ import annotations
+
+from hub import create_app
+from hub.testing.server import test_config
+
+
+def test_healthz_and_readyz_answer_200(client):
+    assert client.get("/healthz").get_json() == {"status": "alive"}
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_answers_503_when_the_database_is_unreachable(tmp_path):
+    url = f"sqlite:///{tmp_path / 'missing' / 'folder' / 'hub.sqlite'}"
+    app = create_app(test_config(tmp_path, HUB_DATABASE_URL=url))
+
+    answer = app.test_client().get("/readyz")
+
+    assert answer.status_code == 503
+    assert answer.get_json() == {"status": "database unreachable"}
+
+
+def test_errors_are_json_for_programs(client):
+    answer = client.post("/hooks/paper/nope", json={})
+
+    assert answer.status_code == 404
+    assert answer.get_json()["error"] == "not_found"
+
+
+def test_errors_are_a_page_for_people(client):
+    answer = client.get("/no-such-page", headers={"Accept": "text/html"})
+
+    assert answer.status_code == 404
+    assert answer.mimetype == "text/html"
+    assert "Something went wrong (404)" in answer.get_data(as_text=True)
