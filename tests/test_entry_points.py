@@ -130,3 +130,44 @@ def test_two_connectors_with_one_name_stop_the_start(throwaway, tmp_path):
     assert result.returncode != 0
     assert "Two connectors are named 'tiny'" in result.stderr
     assert "carehub-tiny" in result.stderr
+
+
+def test_the_sandbox_command_serves_the_sandboxes_alone(throwaway, tmp_path):
+    import socket
+    import time
+
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "HUB_INSTANCE_PATH": str(tmp_path),
+        "HUB_LOAD_PLUGINS": "tiny",
+    }
+    flask = [throwaway, "-m", "flask", "--app", "wsgi", "hub", "sandbox"]
+    server = subprocess.Popen(
+        [*flask, "--port", str(port)],
+        cwd=Path(__file__).parent.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/_sandbox/tiny/_control/counters"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = requests.get(url, timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "the sandbox did not start"
+                time.sleep(0.2)
+        hub_route = requests.get(f"http://127.0.0.1:{port}/hooks/tiny/x", timeout=2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert answer.json() == {"reads": 0, "writes": 0, "by_path": {}}
+    assert hub_route.status_code in (404, 405)
