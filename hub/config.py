@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "HUB_BROKER_URL": "redis://127.0.0.1:6379/0",
 }
 
+#: The ways events can reach workers.
+QUEUES = ("embedded",)
+
 BOOLEANS = {"HUB_WORKER", "HUB_SANDBOX"}
 INTEGERS = {"HUB_MAX_WEBHOOK_BYTES"}
 LISTS = {"HUB_LOAD_PLUGINS"}
@@ -70,6 +73,12 @@ def load(app, overrides: dict[str, Any] | None) -> None:
     app.config["HUB_PLUGINS"] = []
     app.config.update(from_environ(os.environ))
     app.config.update(overrides or {})
+
+    if app.config["HUB_QUEUE"] not in QUEUES:
+        raise ConfigurationError(
+            f"HUB_QUEUE={app.config['HUB_QUEUE']!r} is not a queue this hub has; "
+            f"set it to one of: {', '.join(QUEUES)}."
+        )
 
     instance = Path(app.instance_path)
     production = app.config["HUB_ENV"] == "production"

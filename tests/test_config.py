@@ -103,3 +103,8 @@ def test_cookies_are_not_secure_on_an_http_public_url(tmp_path):
 def test_a_bad_encryption_key_is_refused_with_a_fix(tmp_path):
     with pytest.raises(ConfigurationError, match="must be Fernet keys"):
         create_app(test_config(tmp_path, HUB_ENCRYPTION_KEYS="not-a-key"))
+
+
+def test_an_unknown_queue_is_refused(tmp_path):
+    with pytest.raises(ConfigurationError, match="set it to one of: embedded"):
+        create_app(test_config(tmp_path, HUB_QUEUE="carrier-pigeon"))
