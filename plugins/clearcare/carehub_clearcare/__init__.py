@@ -1,0 +1,1 @@
+"""The ClearCare (WellSky Personal Care) connector for carehub, and its sandbox."""
