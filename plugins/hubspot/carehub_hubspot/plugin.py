@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from carehub_hubspot import apply, changes, events, provisioning, records, signatures
+from carehub_hubspot import connect as connecting
+from carehub_hubspot import status as statuses
+from carehub_hubspot.client import client_for
+from carehub_hubspot.properties import refresh_locations
+from carehub_hubspot.runtime import runtime
 from hub import ConnectorInfo, Role, hookimpl
 
 NAME = "hubspot"
@@ -14,7 +20,11 @@ class HubSpotSettings(Schema):
 
     access_token = fields.String(
         required=True,
-        metadata={"secret": True, "label": "HubSpot access token"},
+        metadata={
+            "secret": True,
+            "label": "HubSpot access token",
+            "help": "A Service Key or a private-app token; it replaced the API key.",
+        },
     )
     app_id = fields.String(load_default=None, metadata={"label": "HubSpot app id"})
     client_secret = fields.String(
@@ -29,6 +39,18 @@ def _sandbox(app):
     return create_blueprint(app)
 
 
+def signing_secret(connection) -> str | None:
+    """Return the client secret webhooks are signed with, when signatures are on.
+
+    Signatures are on when both the app id (which the workflows name) and its
+    client secret are set.
+    """
+    credentials = connection.credentials or {}
+    if connection.setting("app_id") and credentials.get("client_secret"):
+        return credentials["client_secret"]
+    return None
+
+
 @hookimpl
 def register_connectors(register):
     register(
@@ -37,8 +59,55 @@ def register_connectors(register):
             label="HubSpot",
             role=Role.SALES,
             settings_schema=HubSpotSettings,
-            webhook_purposes=("contact.created", "contact.changed", "deal.stage_changed"),
+            webhook_purposes=(
+                "contact.created",
+                "contact.changed",
+                "deal.stage_changed",
+            ),
             sandbox=_sandbox,
-            provision_steps=("pipeline", "properties", "contact_workflows", "deal_workflow"),
+            provision_steps=provisioning.STEPS,
         )
+    )
+
+
+@hookimpl
+def connect(connector, agency, connection):
+    token = (connection.credentials or {}).get("access_token") or ""
+    return connecting.connect(client_for(connection), connection, token)
+
+
+@hookimpl
+def provision(connector, agency, connection, report):
+    provisioning.provision(client_for(connection), agency, connection, report)
+
+
+@hookimpl
+def receive_event(connector, agency, connection, inbound):
+    secret = signing_secret(connection)
+    if secret:
+        signatures.verify(inbound, secret, runtime().clock())
+    return events.parse(inbound, portal_id=(connection.state or {}).get("portal_id"))
+
+
+@hookimpl
+def fetch_record(connector, connection, ref):
+    return records.fetch_record(client_for(connection), connection, ref)
+
+
+@hookimpl
+def map_status(connector, connection, status, direction):
+    return statuses.map_status(connection, status, direction)
+
+
+@hookimpl
+def apply_change(connector, agency, connection, change):
+    client = client_for(connection)
+    refresh_locations(client, agency, connection)
+    return apply.apply_change(client, agency, connection, change)
+
+
+@hookimpl
+def fetch_changes(connector, connection, cursor):
+    return changes.fetch_changes(
+        client_for(connection), connection, cursor, runtime().clock()
     )

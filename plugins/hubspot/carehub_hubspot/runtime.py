@@ -1,0 +1,87 @@
+"""What the connector keeps per app: its clock, its rate limiters, its HTTP session.
+
+Tests put a :class:`Runtime` with their own clock into the app's extensions, so rate
+windows and retry waits pass without sleeping.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import requests
+from flask import Flask, current_app
+
+from carehub_hubspot.ratelimit import (
+    DEFAULT_SHARE,
+    WindowLimiter,
+    portal_limiter,
+    search_limiter,
+)
+
+EXTENSION = "hubspot.runtime"
+
+
+@dataclass
+class Runtime:
+    """The clock, limits and retry policy every HubSpot client of an app shares."""
+
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    #: The share of each portal's rate limit the hub allows itself.
+    share: float = DEFAULT_SHARE
+    #: Seconds to connect and to wait for an answer.
+    timeout: tuple[float, float] = (5.0, 30.0)
+    #: How many times one call is tried before its error is raised.
+    max_attempts: int = 6
+    #: The longest wait between two tries, in seconds.
+    max_backoff: float = 30.0
+    jitter: Callable[[], float] = random.random
+    limiter: WindowLimiter | None = None
+    search_limiter: WindowLimiter | None = None
+    _session: requests.Session | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.limiter is None:
+            self.limiter = portal_limiter(self.clock, self.share)
+        if self.search_limiter is None:
+            self.search_limiter = search_limiter(self.clock, self.share)
+
+    @property
+    def session(self) -> requests.Session:
+        """Return the HTTP session the clients share, making it once."""
+        with self._lock:
+            if self._session is None:
+                self._session = requests.Session()
+            return self._session
+
+    def close(self) -> None:
+        """Close the shared HTTP session."""
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+
+def runtime(app: Flask | None = None) -> Runtime:
+    """Return the app's runtime, making the default one the first time."""
+    app = app or current_app._get_current_object()
+    found = app.extensions.get(EXTENSION)
+    if found is None:
+        found = app.extensions.setdefault(EXTENSION, Runtime())
+
+    return found
+
+
+def install(app: Flask, rt: Runtime) -> Runtime:
+    """Make ``rt`` the app's runtime, closing the one it replaces."""
+    old = app.extensions.get(EXTENSION)
+    if old is not None and old is not rt:
+        old.close()
+    app.extensions[EXTENSION] = rt
+
+    return rt
