@@ -98,7 +98,11 @@ def add_fault() -> Response:
 
 
 def counters() -> Response:
-    """Return the reads, writes and requests per route, for one account or all."""
+    """Return the reads, writes and requests per route, for one account or all.
+
+    Token requests count only in ``by_path``; ``refused`` counts the gateway's 403s
+    for a wrong path or scheme.
+    """
     table = store.requests_log
     query = sa.select(table.c.route, table.c.kind, sa.func.count()).group_by(
         table.c.route, table.c.kind
@@ -110,10 +114,10 @@ def counters() -> Response:
         rows = conn.execute(query).all()
 
     totals = {"reads": 0, "writes": 0, "refused": 0, "by_path": {}}
+    total_of = {"read": "reads", "write": "writes", "refused": "refused"}
     for route, kind, n in rows:
-        totals[
-            "reads" if kind == "read" else "writes" if kind == "write" else "refused"
-        ] += n
+        if kind in total_of:
+            totals[total_of[kind]] += n
         totals["by_path"][route] = totals["by_path"].get(route, 0) + n
     return jsonify(totals)
 

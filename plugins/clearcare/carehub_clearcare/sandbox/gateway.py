@@ -88,7 +88,10 @@ def register(bp: Blueprint) -> None:
         if path.startswith(CONTROL_PREFIX):
             g.cc_kind = None
             return None
-        g.cc_kind = "read" if is_read() else "write"
+        if path == TOKEN_PATH:
+            g.cc_kind = "token"
+        else:
+            g.cc_kind = "read" if is_read() else "write"
 
         rule = request.url_rule
         slash_expected = not rule.rule.endswith(SLASHLESS)

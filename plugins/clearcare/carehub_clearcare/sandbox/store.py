@@ -94,7 +94,7 @@ requests_log = sa.Table(
     sa.Column("account", sa.String(32), nullable=False, default=""),
     #: The method and the route, such as ``POST /v1/patients/``.
     sa.Column("route", sa.String(200), nullable=False),
-    #: ``read``, ``write`` or ``refused`` (the gateway's 403).
+    #: ``read``, ``write``, ``token`` or ``refused`` (the gateway's 403).
     sa.Column("kind", sa.String(8), nullable=False),
 )
 
