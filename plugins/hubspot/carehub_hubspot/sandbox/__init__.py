@@ -1,14 +1,123 @@
-"""A stateful stand-in for HubSpot's API, served under ``/_sandbox/hubspot/``."""
+"""A stateful stand-in for HubSpot's API, served under ``/_sandbox/hubspot/``.
 
-from flask import Blueprint, jsonify
+It keeps portals, contacts, deals, properties, pipelines and workflows in the
+sandbox database, answers with HubSpot's paths, shapes, status codes, error bodies
+and rate limits, and fires the webhooks of enabled workflows from a background
+sender on its own clock.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from carehub_hubspot.sandbox import (
+    associations,
+    control,
+    errors,
+    flows,
+    gate,
+    objects,
+    pipelines,
+    properties,
+    search,
+    state,
+    store,
+)
+from carehub_hubspot.sandbox.errors import ApiError
+from carehub_hubspot.sandbox.sender import Sender
+from hub import sandbox as hub_sandbox
 
 
-def create_blueprint(app) -> Blueprint:
-    """Return the HubSpot sandbox's blueprint for an app."""
+def create_blueprint(app: Flask) -> Blueprint:
+    """Return the HubSpot sandbox's blueprint for an app, and start its sender."""
+    engine = hub_sandbox.engine(app)
+    store.create_tables(engine)
+    sandbox_state = state.SandboxState(engine=engine)
+    sandbox_state.sender = Sender(engine)
+    app.extensions[state.EXTENSION] = sandbox_state
+
     bp = Blueprint("hubspot_sandbox", __name__)
+    bp.record_once(lambda setup: _remember_prefix(sandbox_state, setup.url_prefix))
+    bp.before_request(_before)
+    bp.after_request(_after)
+    bp.register_error_handler(ApiError, errors.respond)
+    bp.register_error_handler(HTTPException, errors.handle_http_exception)
+    bp.register_error_handler(Exception, errors.handle_unexpected)
 
-    @bp.post("/_control/reset")
-    def reset():
-        return jsonify({})
+    control.register(bp)
+    bp.add_url_rule("/account-info/v3/details", view_func=account_details)
+    objects.register(bp)
+    search.register(bp)
+    associations.register(bp)
+    properties.register(bp)
+    pipelines.register(bp)
+    flows.register(bp)
+    bp.add_url_rule("/<path:unknown>", view_func=unknown_path, methods=_ALL_METHODS)
+    sandbox_state.sender.start()
 
     return bp
+
+
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def _remember_prefix(sandbox_state: state.SandboxState, prefix: str | None) -> None:
+    sandbox_state.prefix = (prefix or "").rstrip("/")
+
+
+def _before():
+    if gate.api_path().startswith("/_control/"):
+        return None
+    gate.check_request()
+
+    return None
+
+
+def _after(response):
+    response = gate.add_headers(response)
+    if g.get("hubspot_wake"):
+        state.current().sender.wake()
+
+    return response
+
+
+def account_details():
+    """Answer ``GET /account-info/v3/details`` for the token's portal."""
+    portal = state.portal()
+
+    return jsonify(
+        {
+            "portalId": portal["id"],
+            "accountType": "STANDARD",
+            "timeZone": portal["time_zone"],
+            "companyCurrency": "USD",
+            "additionalCurrencies": [],
+            "utcOffset": _utc_offset(portal["time_zone"]),
+            "utcOffsetMilliseconds": _utc_offset_ms(portal["time_zone"]),
+            "uiDomain": "app.hubspot.com",
+            "dataHostingLocation": "na1",
+        }
+    )
+
+
+def unknown_path(unknown: str):
+    """Answer a path HubSpot does not serve with its 404 body."""
+    raise ApiError(404, f"No route matches {request.method} /{unknown}.")
+
+
+def _utc_offset_ms(time_zone: str) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    offset = datetime.now(ZoneInfo(time_zone)).utcoffset()
+
+    return int(offset.total_seconds() * 1000) if offset else 0
+
+
+def _utc_offset(time_zone: str) -> str:
+    total = _utc_offset_ms(time_zone) // 60000
+    sign = "-" if total < 0 else "+"
+    hours, minutes = divmod(abs(total), 60)
+
+    return f"{sign}{hours:02d}:{minutes:02d}"

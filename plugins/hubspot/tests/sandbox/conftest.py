@@ -1,0 +1,112 @@
+"""Fixtures that serve the HubSpot sandbox over HTTP and talk to it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+import requests
+
+import hub
+from hub.testing.control import SandboxControl
+from hub.testing.server import serve, test_config
+
+
+class Portal:
+    """A sandbox portal and a session that calls the API with its token."""
+
+    def __init__(self, base_url: str, account: dict) -> None:
+        self.base_url = base_url
+        self.account = account
+        self.token = account["token"]
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {self.token}"
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Call the sandbox's API with this portal's token."""
+        return self.session.request(method, self.base_url + path, timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.call("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs) -> requests.Response:
+        return self.call("PATCH", path, **kwargs)
+
+    def put(self, path: str, **kwargs) -> requests.Response:
+        return self.call("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return self.call("DELETE", path, **kwargs)
+
+
+class Sandbox:
+    """A served HubSpot sandbox: its URL, its control API and a portal factory."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.url = app.config["HUB_SERVED_URL"] + "/_sandbox/hubspot"
+        self.control = SandboxControl(self.url)
+
+    def portal(self, tier: str = "professional", **extra) -> Portal:
+        """Create an account in the sandbox; return a portal that calls it."""
+        account = self.control.create_account("Sunrise Care", tier, **extra)
+        return Portal(self.url, account)
+
+    def wait_for(self, predicate: Callable[[], object], seconds: float = 10) -> object:
+        """Return the first truthy answer of ``predicate``, polling briefly."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            found = predicate()
+            if found:
+                return found
+            time.sleep(0.02)
+        raise AssertionError("The sandbox did not get there in time.")
+
+    def deliveries(self, portal: Portal) -> list[dict]:
+        """Return the workflow webhooks the sandbox queued or sent for a portal."""
+        response = requests.get(
+            f"{self.url}/_control/deliveries",
+            params={"account": portal.account["account"]},
+            timeout=30,
+        )
+        return response.json()["results"]
+
+
+def make_app(tmp_path, url: str, **overrides):
+    """Return a hub app with only the HubSpot connector and the sandboxes on."""
+    return hub.create_app(
+        test_config(
+            tmp_path,
+            HUB_SANDBOX=True,
+            HUB_LOAD_ENTRY_POINTS=True,
+            HUB_LOAD_PLUGINS=["hubspot"],
+            HUB_PUBLIC_URL=url,
+            **overrides,
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """Serve the HubSpot sandbox on a free port for one test module."""
+    tmp_path = tmp_path_factory.mktemp("hubspot-sandbox")
+    with serve(lambda url: make_app(tmp_path, url)) as app:
+        yield app
+
+
+@pytest.fixture
+def sandbox(served):
+    """Return the module's served sandbox, emptied for this test."""
+    found = Sandbox(served)
+    found.control.reset()
+    return found
+
+
+@pytest.fixture
+def portal(sandbox) -> Portal:
+    """Return a Professional portal with Operations Hub in a served sandbox."""
+    return sandbox.portal("professional", operations_hub=True)
