@@ -86,7 +86,10 @@ class HubSpotClient:
         search = paths.is_search(path)
         limiter = self.rt.search_limiter if search else self.rt.limiter
 
-        for attempt in range(1, self.rt.max_attempts + 1):
+        # A 429 means HubSpot did nothing, so waiting it out costs no try; a storm
+        # of them is only given up on after ``max_rate_limit_waits``.
+        attempt = rate_waits = 0
+        while True:
             self._wait_for_budget(limiter)
             try:
                 response = self.rt.session.request(
@@ -101,27 +104,33 @@ class HubSpotClient:
                 error = self._transport_error(exc, what, safe)
                 if isinstance(error, AnswerLost):
                     raise error from None
+                attempt += 1
                 wait = self._backoff(attempt)
             else:
                 self._observe_limits(response)
                 if response.status_code < 400:
                     return response.json() if response.content else None
                 error = translate(response, what)
+                if response.status_code == 429:
+                    rate_waits += 1
+                else:
+                    attempt += 1
                 wait = self._wait_after(error, attempt, safe, limiter)
 
-            if wait is None or attempt == self.rt.max_attempts:
+            if (
+                wait is None
+                or attempt >= self.rt.max_attempts
+                or rate_waits > self.rt.max_rate_limit_waits
+            ):
                 raise error
             log.info(
-                "HubSpot call failed while %s (try %d, portal %s): %s; waiting %.1fs.",
+                "HubSpot call failed while %s (portal %s): %s; waiting %.1fs.",
                 what,
-                attempt,
                 self.limiter_key,
                 error.code,
                 wait,
             )
             self.rt.sleep(wait)
-
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait_for_budget(self, limiter) -> None:
         while (wait := limiter.acquire(self.limiter_key)) > 0:
@@ -172,7 +181,7 @@ class HubSpotClient:
         return None
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.rt.max_backoff, BACKOFF_BASE * 2 ** (attempt - 1))
+        ceiling = min(self.rt.max_backoff, BACKOFF_BASE * 2 ** max(attempt - 1, 0))
         return ceiling * (0.5 + self.rt.jitter() / 2)
 
     def _observe_limits(self, response: requests.Response) -> None:

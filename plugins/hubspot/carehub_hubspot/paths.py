@@ -45,13 +45,13 @@ PATHS = {
 SEARCH_SUFFIX = "/search"
 
 
-def path(name: str, **values: str) -> str:
-    """Return the path called ``name`` with its placeholders filled and escaped."""
+def path(which: str, /, **values: str) -> str:
+    """Return the path called ``which`` with its placeholders filled and escaped."""
     values = {key: quote(str(value), safe="") for key, value in values.items()}
     values.setdefault("version", VERSION)
     values.setdefault("flows_version", FLOWS_VERSION)
 
-    return PATHS[name].format(**values)
+    return PATHS[which].format(**values)
 
 
 def is_search(url_path: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from carehub_hubspot import paths
 from carehub_hubspot.client import HubSpotClient
+from carehub_hubspot.errors import body_of
 from hub.canonical import ProspectStatus
 from hub.errors import PermissionDenied, RemoteError
 
@@ -124,8 +125,9 @@ def _create(client: HubSpotClient, pipelines: list[dict]) -> dict:
     except RemoteError as exc:
         if pipelines and exc.remote_status in (400, 403) and not _is_scope(exc):
             raise ProvisionProblem(
-                f"This HubSpot portal allows only {len(pipelines)} deal pipeline(s) "
-                f"(HubSpot Free allows one), so {PIPELINE_LABEL} cannot be added. "
+                "This HubSpot portal's subscription allows no more deal pipelines "
+                f"(it has {len(pipelines)}; HubSpot Free allows one), so "
+                f"{PIPELINE_LABEL} cannot be added. "
                 "Upgrade to Sales Hub Starter or above, or delete an unused deal "
                 f"pipeline, then provision again. HubSpot said: {exc.message}"
             ) from exc
@@ -133,7 +135,9 @@ def _create(client: HubSpotClient, pipelines: list[dict]) -> dict:
 
 
 def _is_scope(exc: RemoteError) -> bool:
-    return isinstance(exc, PermissionDenied) and "scope" in exc.message.lower()
+    body = body_of(exc)
+    said = f"{body.get('category', '')} {body.get('message', '')}".lower()
+    return isinstance(exc, PermissionDenied) and "scope" in said
 
 
 def _match(stages: list[dict], status: ProspectStatus, stored: dict) -> dict | None:

@@ -37,6 +37,8 @@ class Runtime:
     timeout: tuple[float, float] = (5.0, 30.0)
     #: How many times one call is tried before its error is raised.
     max_attempts: int = 6
+    #: How many 429 answers one call waits out before its error is raised.
+    max_rate_limit_waits: int = 30
     #: The longest wait between two tries, in seconds.
     max_backoff: float = 30.0
     jitter: Callable[[], float] = random.random

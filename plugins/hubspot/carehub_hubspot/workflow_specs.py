@@ -4,7 +4,7 @@ them, and the steps to make each by hand."""
 from __future__ import annotations
 
 from carehub_hubspot import paths
-from carehub_hubspot.records import CONTACT_PROPERTIES
+from carehub_hubspot.records import CONTACT_PROPERTIES, PROSPECT_ID
 from hub.canonical import ProspectStatus
 
 CONTACT_WORKFLOW = "ClearCare Contact Workflow"
@@ -142,12 +142,16 @@ def contact_flow(url: str, app_id: str | None) -> dict:
 
 
 def field_sync_flow(url: str, app_id: str | None, agency) -> dict:
-    """Return the workflow a contact re-enrolls in when a synced field changes."""
+    """Return the workflow a contact re-enrolls in when a synced field changes.
+
+    Only contacts linked to a ClearCare prospect enroll, so a new contact is
+    announced once, by the contact workflow.
+    """
     criteria = {
         "type": "LIST_BASED",
         "shouldReEnroll": True,
         "unEnrollObjectsNotMeetingCriteria": False,
-        "listFilterBranch": _branch([_known("hs_object_id")]),
+        "listFilterBranch": _branch([_known(PROSPECT_ID)]),
         "reEnrollmentTriggersFilterBranches": [
             _and_branch([_known(name)]) for name in synced_properties(agency)
         ],
@@ -210,7 +214,8 @@ def manual_field_sync_steps(portal_id, url: str, app_id: str | None, agency) -> 
     return (
         f'"{FIELD_SYNC_WORKFLOW}": in HubSpot open Automation › Workflows '
         f"({workflows_page(portal_id)}), click Create workflow › From scratch › "
-        "Contact-based, and name it. Enrollment trigger: Record ID is known. Turn "
+        "Contact-based, and name it. Enrollment trigger: ClearCare Prospect Id is "
+        "known. Turn "
         f"re-enrollment on, triggered when any of these properties changes: {labels}. "
         f"Add the action Send a webhook: method POST, webhook URL {url}."
         f"{_signature_step(app_id)} Review, and turn it on."

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import defaultdict, deque
+from dataclasses import dataclass
 
 import pytest
+import requests
+import sqlalchemy as sa
 from flask import Flask, jsonify, request
 
 from carehub_hubspot.client import HubSpotClient
 from carehub_hubspot.ratelimit import portal_limiter, search_limiter
-from carehub_hubspot.runtime import Runtime
-from hub.testing.server import serve
+from carehub_hubspot.runtime import Runtime, install
+from hub import create_app
+from hub.extensions import db
+from hub.models import Agency, Connection, Event, Location
+from hub.settings import save_settings
+from hub.testing.control import SandboxControl
+from hub.testing.server import serve, test_config
 
 
 class FakeClock:
@@ -128,3 +137,189 @@ def make_client(clock):
     yield make
     for rt in made:
         rt.close()
+
+
+# -- the hub with the HubSpot sandbox ----------------------------------------------
+
+
+SANDBOX_PATH = "/_sandbox/hubspot"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """Serve the hub with the HubSpot connector and its sandbox for a test module."""
+    tmp = tmp_path_factory.mktemp("hub")
+
+    def make(url):
+        return create_app(
+            test_config(
+                tmp,
+                HUB_SANDBOX=True,
+                HUB_LOAD_ENTRY_POINTS=True,
+                HUB_LOAD_PLUGINS=["hubspot"],
+                HUB_PUBLIC_URL=url,
+            )
+        )
+
+    with serve(make) as app:
+        with app.app_context():
+            db.create_all()
+        yield app
+        with app.app_context():
+            db.engine.dispose()
+
+
+class Reports:
+    """Collects what ``provision`` reports, keeping each step's last word."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def __call__(self, step: str, status: str, detail: str) -> None:
+        self.calls.append((step, str(status), detail))
+
+    def status(self, step: str) -> str:
+        return [s for name, s, _ in self.calls if name == step][-1]
+
+    def detail(self, step: str) -> str:
+        return [d for name, _, d in self.calls if name == step][-1]
+
+    def final(self) -> dict[str, str]:
+        return {step: self.status(step) for step, _, _ in self.calls}
+
+
+@dataclass
+class Portal:
+    """One sandbox portal and the hub's agency and connection for it."""
+
+    token: str
+    portal_id: str
+    agency_id: int
+    connection_id: int
+
+
+class World:
+    """The hub, its HubSpot sandbox, and the fake clock both run on."""
+
+    def __init__(self, app, clock: FakeClock) -> None:
+        self.app = app
+        self.url = app.config["HUB_SERVED_URL"]
+        self.sandbox_url = self.url + SANDBOX_PATH
+        self.control = SandboxControl(self.sandbox_url)
+        self.clock = clock
+        self.api_session = requests.Session()
+        self.rt = install(app, make_runtime(clock))
+        clock.on_sleep = self.control.advance_clock
+
+    def close(self) -> None:
+        self.clock.on_sleep = None
+        self.rt.close()
+        self.control.session.close()
+        self.api_session.close()
+
+    def new_portal(
+        self,
+        *,
+        tier: str = "professional",
+        operations_hub: bool = True,
+        scopes: list[str] | None = None,
+        locations: tuple[tuple[str, str], ...] = (("loc-1", "Downtown"),),
+        app_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> Portal:
+        extra = {"operations_hub": operations_hub}
+        if scopes is not None:
+            extra["scopes"] = scopes
+        account = self.control.create_account(
+            f"agency-{uuid.uuid4().hex[:6]}", tier, **extra
+        )
+        if app_id and client_secret:
+            self.control.verb(
+                "app_secret", {"app_id": app_id, "client_secret": client_secret}
+            )
+
+        with self.app.app_context():
+            slug = f"agency-{uuid.uuid4().hex[:8]}"
+            agency = Agency(slug=slug, name=slug.title(), settings={})
+            for remote_id, name in locations:
+                agency.locations.append(Location(remote_id=remote_id, name=name))
+            connection = Connection(agency=agency, connector="hubspot", settings={})
+            info = self.app.extensions["hub.connectors"].info("hubspot")
+            raw = {"access_token": account["token"]}
+            if app_id:
+                raw["app_id"] = app_id
+            if client_secret:
+                raw["client_secret"] = client_secret
+            save_settings(connection, info, raw)
+            db.session.add(connection)
+            db.session.commit()
+            return Portal(
+                token=account["token"],
+                portal_id=str(account["portal_id"]),
+                agency_id=agency.id,
+                connection_id=connection.id,
+            )
+
+    def hook(self, name: str, portal: Portal, **kwargs):
+        """Call one hook of the connector through the hub's facade, and commit."""
+        with self.app.app_context():
+            connection = db.session.get(Connection, portal.connection_id)
+            connectors = self.app.extensions["hub.connectors"]
+            method = getattr(connectors, name)
+            if name in ("provision", "receive_event", "apply_change", "connect"):
+                result = method("hubspot", connection.agency, connection, **kwargs)
+            else:
+                result = method("hubspot", connection, **kwargs)
+            db.session.commit()
+            return result
+
+    def provision(self, portal: Portal) -> Reports:
+        reports = Reports()
+        self.hook("provision", portal, report=reports)
+        return reports
+
+    def state(self, portal: Portal) -> dict:
+        with self.app.app_context():
+            return dict(db.session.get(Connection, portal.connection_id).state)
+
+    def webhook_url(self, portal: Portal, purpose: str) -> str:
+        with self.app.app_context():
+            connection = db.session.get(Connection, portal.connection_id)
+            url = connection.webhook_url(purpose)
+            db.session.commit()
+            return url
+
+    def api(self, portal: Portal, method: str, path: str, **kwargs):
+        """Call the sandbox's HubSpot API as the portal's user would; return JSON."""
+        response = self.api_session.request(
+            method,
+            self.sandbox_url + path,
+            headers={"Authorization": f"Bearer {portal.token}"},
+            timeout=30,
+            **kwargs,
+        )
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+    def writes(self, portal: Portal) -> int:
+        return self.control.counters(account=portal.portal_id)["writes"]
+
+    def events(self, portal: Portal) -> list[Event]:
+        with self.app.app_context():
+            return list(
+                db.session.scalars(
+                    sa.select(Event).where(Event.connection_id == portal.connection_id)
+                )
+            )
+
+
+@pytest.fixture
+def world(hub):
+    """Return the module's hub and sandbox, on a fake clock set to the sandbox's."""
+    now_ms = SandboxControl(hub.config["HUB_SERVED_URL"] + SANDBOX_PATH)
+    with now_ms.session:
+        now = now_ms.session.get(now_ms.base_url + "/_control/clock", timeout=10)
+    clock = FakeClock(start=now.json()["now_ms"] / 1000)
+    world = World(hub, clock)
+    yield world
+    world.close()
