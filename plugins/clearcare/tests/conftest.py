@@ -77,6 +77,12 @@ def add_agency(account: dict, slug: str = "sunrise", **settings) -> Agency:
 
 
 @pytest.fixture
+def make_agency(app_ctx):
+    """Return ``add_agency``, to store more agencies in a test."""
+    return add_agency
+
+
+@pytest.fixture
 def agency(app_ctx, account) -> Agency:
     """Return an agency whose ClearCare connection opens the sandbox account."""
     return add_agency(account)
