@@ -61,10 +61,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     :param config: settings that win over the ``HUB_*`` environment variables.
         ``HUB_PLUGINS`` may list plugin objects to register besides the entry points.
     """
-    from hub import cli, crypto, plugins, sandbox
+    from hub import cli, crypto, plugins, sandbox, sync
     from hub import config as hub_config
     from hub.extensions import db, migrate
-    from hub.web import errors, health, ingress
+    from hub.web import errors, health, ingress, metrics
 
     app = Flask(__name__, instance_path=_instance_path(config))
     hub_config.load(app, config)
@@ -83,6 +83,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(ingress.bp)
     csrf.exempt(ingress.bp)
     sandbox.init_app(app)
+    sync.init_app(app)
+    app.register_blueprint(metrics.bp)
     cli.init_app(app)
 
     return app

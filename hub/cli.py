@@ -184,6 +184,46 @@ def _make_dev_setup(slug: str, email: str) -> dict:
     return {"admin": {"email": email, "password": password}, "sandboxes": sandboxes}
 
 
+@group.command("worker")
+def worker_command() -> None:
+    """Run the sync worker in the foreground until interrupted."""
+    dispatcher = current_app.extensions["hub.dispatcher"]
+    click.echo(f"The sync worker {dispatcher.name} is running; Ctrl-C stops it.")
+    try:
+        dispatcher.run_forever()
+    except KeyboardInterrupt:
+        click.echo("The sync worker stopped.")
+
+
+@group.command("replay")
+@click.argument("event_id", type=int)
+@click.option(
+    "--queue", is_flag=True, help="Only queue it for the workers; do not run it here."
+)
+def replay_command(event_id: int, queue: bool) -> None:
+    """Run one event again, whatever became of it before."""
+    from hub.sync.replay import requeue
+
+    event = requeue(event_id)
+    if event is None:
+        raise click.UsageError(f"There is no event {event_id}.")
+    if queue:
+        click.echo(f"Event {event_id} is queued again.")
+        return
+
+    status = current_app.extensions["hub.dispatcher"].process(event_id)
+    if status is None:
+        click.echo(
+            f"Event {event_id} is queued again; it waits for an earlier event of the "
+            "same person, and a worker runs it after that one."
+        )
+        return
+    event = db.session.get(type(event), event_id)
+    db.session.refresh(event)
+    detail = f": {event.last_error}" if event.last_error else ""
+    click.echo(f"Event {event_id} ran again: {status} ({event.outcome}){detail}")
+
+
 def init_app(app) -> None:
     """Add the ``hub`` command group to an app."""
     app.cli.add_command(group)

@@ -1,0 +1,591 @@
+"""The flows: what one event's change does to the other side.
+
+The engine speaks of roles, never of vendors: the ``sales`` connector (a CRM such as
+HubSpot) and the ``care`` connector (a care system such as ClearCare). ``docs/sync.md``
+has the table of flows this module builds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from hub.canonical import (
+    PROSPECT_FIELDS,
+    Applied,
+    Change,
+    ChangeKind,
+    ConnectorInfo,
+    Prospect,
+    ProspectStatus,
+    RecordRef,
+    Role,
+)
+from hub.errors import HubError, NeedsAttention, RemoteError
+from hub.extensions import db
+from hub.models import Agency, Connection, Event, EventStatus, SyncLink
+from hub.sync import links, people
+from hub.sync.metrics import ECHOES_DROPPED, REMOTE_CALLS
+
+log = logging.getLogger(__name__)
+
+#: The agency setting that lets a patient created in the care system, and not
+#: linked, become a contact and a deal in the sales CRM.
+CARE_CREATES_SALES = "care_creates_sales"
+
+#: How long a create the hub began on one side keeps that side's "created" webhooks
+#: of unknown records waiting, since they may be the create's own echo.
+CREATE_GRACE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Result:
+    """How an event ended: its status, a short outcome and a sentence."""
+
+    status: str
+    outcome: str
+    detail: str = ""
+
+
+@dataclass
+class Side:
+    """One connector of the agency as the engine uses it."""
+
+    info: ConnectorInfo
+    connection: Connection
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+
+class EventSync:
+    """Carries one stored event's change over to the agency's other connector."""
+
+    def __init__(self, event: Event, connectors, clock) -> None:
+        self.event = event
+        self.connectors = connectors
+        self.clock = clock
+        self.agency = db.session.get(Agency, event.agency_id)
+        connection = db.session.get(Connection, event.connection_id)
+        self.source = Side(connectors.info(event.connector), connection)
+        self.change = Change.from_dict(event.payload)
+        self._target: Side | None = None
+
+    # -- the parts --------------------------------------------------------------
+
+    @property
+    def target(self) -> Side:
+        """Return the agency's connector of the other role.
+
+        :raises NeedsAttention: when the agency has none.
+        """
+        if self._target is None:
+            wanted = Role.CARE if self.source.info.role == Role.SALES else Role.SALES
+            for connection in self.agency.connections:
+                try:
+                    info = self.connectors.info(connection.connector)
+                except HubError:
+                    continue
+                if info.role == wanted:
+                    self._target = Side(info, connection)
+                    break
+            else:
+                raise NeedsAttention(
+                    f"The agency {self.agency.slug!r} has no {wanted.value} "
+                    f"connection, so {self.source.info.label} changes have nowhere "
+                    "to go. Connect one in the setup wizard, then replay this event."
+                )
+        return self._target
+
+    def side(self, role: Role) -> Side:
+        """Return the source or the target, whichever has the role."""
+        return self.source if self.source.info.role == role else self.target
+
+    def where(self) -> str:
+        return (
+            f"agency {self.agency.slug}, connector {self.source.name}, "
+            f"event {self.event.id}"
+        )
+
+    def fetch(self, side: Side, ref: RecordRef) -> Prospect | None:
+        """Read a remote object back through its connector."""
+        return self._call(
+            side,
+            "fetch_record",
+            lambda: self.connectors.fetch_record(side.name, side.connection, ref),
+        )
+
+    def apply(self, side: Side, change: Change) -> Applied:
+        """Write a change through a connector.
+
+        What the connector recorded on its connection before failing (such as the
+        intent of a create whose answer was lost) is kept, so its retry can look
+        for the record instead of making a second one.
+        """
+        try:
+            applied = self._call(
+                side,
+                "apply_change",
+                lambda: self.connectors.apply_change(
+                    side.name, self.agency, side.connection, change
+                ),
+            )
+        except Exception:
+            self.keep_connection_state()
+            raise
+        log.info(
+            "%s: wrote a %s change to connector %s (%s).",
+            self.where(),
+            change.kind.value,
+            side.name,
+            ", ".join(f"{k} {v}" for k, v in applied.remote_ids.items()) or "no ids",
+        )
+
+        return applied
+
+    def keep_connection_state(self) -> None:
+        """Commit what connectors wrote to their connections, and nothing else."""
+        kept = {
+            obj: dict(obj.state or {})
+            for obj in db.session.dirty
+            if isinstance(obj, Connection)
+        }
+        db.session.rollback()
+        for connection, state in kept.items():
+            connection.state = state
+        db.session.commit()
+
+    def _call(self, side: Side, hook: str, call):
+        try:
+            result = call()
+        except RemoteError as exc:
+            status = str(exc.remote_status or exc.code)
+            REMOTE_CALLS.labels(side.name, hook, status).inc()
+            raise
+        except HubError as exc:
+            REMOTE_CALLS.labels(side.name, hook, exc.code).inc()
+            raise
+        except Exception:
+            REMOTE_CALLS.labels(side.name, hook, "error").inc()
+            raise
+        REMOTE_CALLS.labels(side.name, hook, "ok").inc()
+
+        return result
+
+    # -- the event ----------------------------------------------------------------
+
+    def run(self) -> Result:
+        """Sync the event's change; return how it ended.
+
+        :raises HubError: when it cannot go through now (retried or needing
+            attention, as the error says).
+        """
+        ref = self.change.ref
+        if ref is None:
+            return Result(
+                EventStatus.DROPPED, "no_record", "The change names no record."
+            )
+
+        link = links.find(self.agency.id, self.source.name, ref)
+        if link is None and self.change.other_ids:
+            link = links.find_any(
+                self.agency.id, self.target.name, self.change.other_ids
+            )
+            if link is not None:
+                links.add_refs(link, self.source.name, {ref.kind: ref.id})
+                db.session.commit()
+
+        record = self.fetch(self.source, ref)
+        if self.change.kind == ChangeKind.DEACTIVATED and record is not None:
+            record = record.replace(active=False)
+        if record is None:
+            return self.gone(link)
+        if link is None:
+            return self.unlinked(record)
+        if link.intent:
+            self.remember(link, self.source, record)
+            return self.finish_intent(link)
+
+        return self.linked(link, record)
+
+    def gone(self, link: SyncLink | None) -> Result:
+        """Handle a record its connector no longer has."""
+        if link is not None and self.source.info.role == Role.CARE and link.active:
+            link.active = False
+            db.session.commit()
+            return Result(
+                EventStatus.DONE,
+                "deactivated",
+                f"The {self.source.info.label} record is gone; the link is inactive.",
+            )
+
+        return Result(
+            EventStatus.DROPPED,
+            "gone",
+            f"The {self.source.info.label} record no longer exists.",
+        )
+
+    # -- a person the hub does not know yet ---------------------------------------
+
+    def unlinked(self, record: Prospect) -> Result:
+        """Handle a record of a person no sync link holds yet."""
+        if self.source.info.role == Role.SALES:
+            return self.create_from_sales(record)
+        return self.create_from_care(record)
+
+    def create_from_sales(self, record: Prospect) -> Result:
+        """A sales contact with no prospect: link it to the one it names, or create
+        a prospect once it is complete."""
+        ref = self.change.ref
+        care = self.target
+        named = self.named_care_record()
+        if named is not None:
+            care_ids, care_record = named
+            link = self.new_link({ref.kind: ref.id}, record)
+            links.add_refs(link, care.name, care_ids)
+            self.remember(link, care, care_record)
+            link.intent = f"link:{self.source.name}"
+            link.intent_at = self.clock.now()
+            db.session.commit()
+            self.finish_intent(link)
+            return Result(
+                EventStatus.DONE,
+                "linked",
+                f"Linked to the {care.info.label} record it names.",
+            )
+
+        record = self.complete(record)
+        link = self.new_link({ref.kind: ref.id}, record)
+        link.intent = f"create:{care.name}"
+        link.intent_at = self.clock.now()
+        db.session.commit()
+
+        return self.finish_intent(link)
+
+    def named_care_record(self) -> tuple[dict[str, str], Prospect] | None:
+        """Return the care ids a sales record already carries and that record."""
+        ids = {k: str(v) for k, v in self.change.other_ids.items() if v}
+        for kind, remote_id in ids.items():
+            found = self.fetch(self.target, RecordRef(kind, remote_id))
+            if found is not None:
+                return ids, found
+        return None
+
+    def complete(self, record: Prospect) -> Prospect:
+        """Return the record with the agency's only location filled in.
+
+        :raises NeedsAttention: naming the fields a prospect still lacks.
+        """
+        missing = [
+            name
+            for name in self.agency.required_fields
+            if name in PROSPECT_FIELDS
+            and name != "location"
+            and not getattr(record, name)
+        ]
+        locations = [loc for loc in self.agency.locations if loc.active]
+        by_name = {loc.name.casefold(): loc.remote_id for loc in locations}
+        location = record.location
+        if location and location not in {loc.remote_id for loc in locations}:
+            location = by_name.get(
+                location.casefold(), location if not locations else None
+            )
+        if len(locations) == 1 and not location:
+            location = locations[0].remote_id
+        wanted = len(locations) > 1 or "location" in self.agency.required_fields
+        if wanted and not location:
+            missing.append("location")
+        if missing:
+            raise NeedsAttention(self.missing_message(missing))
+
+        return record.replace(location=location)
+
+    def missing_message(self, missing: list[str]) -> str:
+        sales, care = self.source.info.label, self.target.info.label
+        names = people.describe_fields(missing).replace("location", f"{care} location")
+        ref = self.change.ref
+
+        return (
+            f"The {sales} {ref.kind} {ref.id} cannot become a {care} prospect yet: it "
+            f"has no {names}. Fill them in on the {ref.kind} in {sales}; the prospect "
+            f"is made as soon as they are there. To have {sales} ask for them on "
+            f"every new {ref.kind}, make them required: in {sales} open Settings › "
+            f"Objects › Contacts, choose Manage beside the properties users see when "
+            f"creating contacts, and tick Required for each."
+        )
+
+    def create_from_care(self, record: Prospect) -> Result:
+        """A care record no link holds: nothing, unless the agency asks for a
+        contact and a deal."""
+        label = self.source.info.label
+        if not self.agency.settings.get(CARE_CREATES_SALES):
+            return Result(
+                EventStatus.DROPPED,
+                "not_linked",
+                f"The {label} record is not linked to anyone and the agency does not "
+                f"create {self.target.info.label} records for those.",
+            )
+        if self.creates_in_flight(self.source):
+            raise RemoteError(
+                f"The hub is creating a {label} record right now and this may be its "
+                "echo; it is looked at again once that create is recorded.",
+                retryable=True,
+                retry_after=5,
+            )
+
+        ref = self.change.ref
+        link = self.new_link({ref.kind: ref.id}, record)
+        link.intent = f"create:{self.target.name}"
+        link.intent_at = self.clock.now()
+        db.session.commit()
+
+        return self.finish_intent(link)
+
+    def creates_in_flight(self, side: Side) -> bool:
+        """Return whether the hub began a create on a side and has not recorded it."""
+        since = self.clock.now() - CREATE_GRACE
+        return (
+            db.session.scalar(
+                sa.select(sa.func.count(SyncLink.id)).where(
+                    SyncLink.agency_id == self.agency.id,
+                    SyncLink.intent == f"create:{side.name}",
+                    SyncLink.intent_at >= since,
+                )
+            )
+            > 0
+        )
+
+    def new_link(self, ids: dict[str, str], record: Prospect) -> SyncLink:
+        """Make a sync link holding the source's ids and what the source holds."""
+        link = SyncLink(agency_id=self.agency.id, fingerprints={}, snapshots={})
+        db.session.add(link)
+        db.session.flush()
+        links.add_refs(link, self.source.name, ids)
+        self.remember(link, self.source, record)
+
+        return link
+
+    def remember(self, link: SyncLink, side: Side, record: Prospect) -> None:
+        """Merge what a side holds into the link's snapshot of that side."""
+        before = people.load(link.snapshots.get(side.name))
+        merged = people.merge(before, record)
+        link.snapshots = {**(link.snapshots or {}), side.name: merged.to_dict()}
+
+    # -- finishing creates exactly once --------------------------------------------
+
+    def finish_intent(self, link: SyncLink) -> Result:
+        """Finish the create or link a sync link records as begun.
+
+        Each step is recorded before the next starts, so a retry after a lost
+        answer repeats only the step whose answer was lost, and the connectors make
+        that step safe to repeat (an upsert keyed by the link, or a look for the
+        record before creating it again).
+        """
+        action, _, connector = (link.intent or "").partition(":")
+        sales, care = self.side(Role.SALES), self.side(Role.CARE)
+        created_on = care if connector == care.name else sales
+        origin = sales if created_on is care else care
+
+        if action == "create":
+            prospect = people.load(link.snapshots.get(origin.name))
+            prospect = prospect.replace(
+                status=prospect.status or ProspectStatus.NEW_LEAD,
+                is_client=bool(prospect.is_client),
+                active=True,
+            )
+            if created_on is care:
+                prospect = prospect.replace(
+                    status=ProspectStatus.NEW_LEAD, is_client=False
+                )
+            applied = self.apply(
+                created_on,
+                Change(
+                    kind=ChangeKind.CREATED,
+                    prospect=prospect,
+                    link_key=link.key,
+                    remote_ids=link.ids(created_on.name),
+                    other_ids=link.ids(origin.name),
+                    data={"intent_at": link.intent_at.isoformat() + "Z"},
+                ),
+            )
+            self.wrote(link, created_on, prospect, applied)
+            link.intent = f"link:{origin.name}" if created_on is care else None
+            db.session.commit()
+            self.close_earlier_attention(link)
+            if link.intent is None:
+                return Result(
+                    EventStatus.DONE,
+                    "created",
+                    f"Created the person in {created_on.info.label}.",
+                )
+
+        applied_to = sales
+        prospect = people.load(link.snapshots.get(sales.name))
+        status = people.load(link.snapshots.get(care.name)).status
+        prospect = prospect.replace(status=status or ProspectStatus.NEW_LEAD)
+        applied = self.apply(
+            applied_to,
+            Change(
+                kind=ChangeKind.LINKED,
+                ref=links.primary_ref(link, sales.name),
+                prospect=prospect,
+                link_key=link.key,
+                remote_ids=link.ids(sales.name),
+                other_ids=link.ids(care.name),
+            ),
+        )
+        self.wrote(link, sales, prospect, applied)
+        link.intent = None
+        link.intent_at = None
+        db.session.commit()
+        self.close_earlier_attention(link)
+
+        return Result(
+            EventStatus.DONE,
+            "created" if action == "create" else "linked",
+            f"{care.info.label} and {sales.info.label} now hold the person, linked.",
+        )
+
+    def wrote(
+        self, link: SyncLink, side: Side, prospect: Prospect, applied: Applied
+    ) -> None:
+        """Record what the hub wrote to a side, to know its echo when it comes."""
+        links.add_refs(link, side.name, dict(applied.remote_ids or {}))
+        self.remember(link, side, prospect)
+        written = prospect.fingerprint()
+        link.fingerprints = {
+            **(link.fingerprints or {}),
+            side.name: applied.fingerprint or written,
+            f"{side.name}:sent": written,
+        }
+
+    def close_earlier_attention(self, link: SyncLink) -> None:
+        """Mark this person's events that waited for missing fields as settled."""
+        db.session.execute(
+            sa.update(Event)
+            .where(
+                Event.person_key.in_(links.person_keys(link)),
+                Event.status == EventStatus.NEEDS_ATTENTION.value,
+                Event.id < self.event.id,
+            )
+            .values(status=EventStatus.DONE.value, outcome="superseded")
+        )
+        db.session.commit()
+
+    # -- a person the hub knows -----------------------------------------------------
+
+    def linked(self, link: SyncLink, record: Prospect) -> Result:
+        """Carry what changed on the source over to the target."""
+        source, target = self.source, self.target
+        names = people.COMPARED
+        if source.info.role != Role.CARE:
+            names = tuple(n for n in names if n != "active")
+        before = people.load(link.snapshots.get(source.name))
+        changed = people.changed(before, record, names)
+        self.remember(link, source, record)
+        fingerprints = link.fingerprints or {}
+        echo = record.fingerprint() in (
+            fingerprints.get(source.name),
+            fingerprints.get(f"{source.name}:sent"),
+        )
+
+        if not changed:
+            db.session.commit()
+            if echo:
+                ECHOES_DROPPED.labels(source.name).inc()
+                return Result(
+                    EventStatus.DROPPED, "echo", "The echo of the hub's own write."
+                )
+            return Result(EventStatus.DROPPED, "unchanged", "Nothing synced changed.")
+
+        if "active" in changed and not record.active:
+            link.active = False
+            db.session.commit()
+            return Result(
+                EventStatus.DONE,
+                "deactivated",
+                f"The {source.info.label} record was deactivated; the link is "
+                f"inactive and {target.info.label} is left as it is.",
+            )
+        if not link.active:
+            if source.info.role != Role.CARE:
+                db.session.commit()
+                return Result(
+                    EventStatus.DROPPED,
+                    "inactive",
+                    "The person's link is inactive: their care record was deactivated.",
+                )
+            link.active = True
+
+        wrote = self.carry_over(link, record, changed)
+        db.session.commit()
+
+        return Result(
+            EventStatus.DONE,
+            "synced",
+            f"Wrote {people.describe_fields(wrote)} to {target.info.label}.",
+        )
+
+    def carry_over(
+        self, link: SyncLink, record: Prospect, changed: list[str]
+    ) -> list[str]:
+        """Write the changed values to the target; return the names written."""
+        source, target = self.source, self.target
+        desired = people.load(link.snapshots.get(target.name))
+        fields = [name for name in changed if name in PROSPECT_FIELDS]
+        status = record.status if "status" in changed else None
+        if (
+            source.info.role == Role.CARE
+            and "is_client" in changed
+            and record.is_client
+            and status is None
+        ):
+            status = ProspectStatus.CARE_STARTED
+
+        wrote: list[str] = []
+        target_ids = link.ids(target.name)
+        target_ref = links.primary_ref(link, target.name)
+        if fields:
+            desired = desired.replace(
+                **{name: getattr(record, name) for name in fields}
+            )
+            applied = self.apply(
+                target,
+                Change(
+                    kind=ChangeKind.UPDATED,
+                    ref=target_ref,
+                    prospect=desired,
+                    link_key=link.key,
+                    remote_ids=target_ids,
+                    other_ids=link.ids(source.name),
+                    data={"changed": fields},
+                ),
+            )
+            self.wrote(link, target, desired, applied)
+            db.session.commit()
+            wrote += fields
+
+        if status is not None:
+            desired = desired.replace(status=status)
+            if target.info.role == Role.CARE and status == ProspectStatus.CARE_STARTED:
+                desired = desired.replace(is_client=True)
+            applied = self.apply(
+                target,
+                Change(
+                    kind=ChangeKind.STATUS_CHANGED,
+                    ref=target_ref,
+                    prospect=desired,
+                    link_key=link.key,
+                    remote_ids=link.ids(target.name),
+                    other_ids=link.ids(source.name),
+                    data={"changed": ["status"]},
+                ),
+            )
+            self.wrote(link, target, desired, applied)
+            wrote.append("status")
+
+        return wrote

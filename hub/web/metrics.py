@@ -1,0 +1,58 @@
+"""``/metrics``: the hub's Prometheus metrics, the queue measured at each scrape."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from hub.extensions import db
+from hub.models import Event, EventStatus, utcnow
+from hub.sync.metrics import EVENTS_PENDING, OLDEST_PENDING_SECONDS
+
+bp = Blueprint("metrics", __name__)
+
+WAITING = (
+    EventStatus.PENDING.value,
+    EventStatus.RETRY.value,
+    EventStatus.PROCESSING.value,
+)
+
+
+@bp.get("/metrics")
+def metrics():
+    """Answer the metrics in Prometheus's text format."""
+    measure_queue()
+
+    return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+
+
+def measure_queue() -> None:
+    """Set the pending-events gauges from the event table."""
+    rows = db.session.execute(
+        sa.select(
+            Event.connector, sa.func.count(Event.id), sa.func.min(Event.received_at)
+        )
+        .where(Event.status.in_(WAITING))
+        .group_by(Event.connector)
+    ).all()
+    now = utcnow()
+    seen = set()
+    for connector, count, oldest in rows:
+        seen.add(connector)
+        EVENTS_PENDING.labels(connector).set(count)
+        OLDEST_PENDING_SECONDS.labels(connector).set(
+            max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+        )
+    for connector in [labels[0] for labels in _label_sets(EVENTS_PENDING)]:
+        if connector not in seen:
+            EVENTS_PENDING.labels(connector).set(0)
+            OLDEST_PENDING_SECONDS.labels(connector).set(0)
+
+
+def _label_sets(metric) -> list[tuple[str, ...]]:
+    return [
+        tuple(sample.labels.values())
+        for family in metric.collect()
+        for sample in family.samples
+    ]
