@@ -11,7 +11,7 @@ import re
 
 from carehub_hubspot import paths, status
 from carehub_hubspot.client import HubSpotClient
-from carehub_hubspot.errors import body_of
+from carehub_hubspot.errors import Conflict, body_of
 from carehub_hubspot.records import (
     LINK_ID,
     PROSPECT_ID,
@@ -38,6 +38,13 @@ def apply_change(client: HubSpotClient, agency, connection, change: Change) -> A
         return _apply(client, agency, connection, change)
     except ValidationFailed as exc:
         raise NeedsAttention(_attention_reason(agency, exc)) from exc
+    except Conflict as exc:
+        said = str(body_of(exc).get("message") or exc.message).rstrip(".")
+        raise NeedsAttention(
+            f"HubSpot refused a duplicate for agency {agency.slug!r}: {said}. The "
+            "person seems to be in HubSpot twice; merge the two contacts in HubSpot, "
+            "then replay the event."
+        ) from exc
 
 
 def _apply(client: HubSpotClient, agency, connection, change: Change) -> Applied:
