@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 
 from marshmallow import Schema, fields
@@ -56,6 +57,10 @@ class Remote:
     outbox: list[dict] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    #: Seconds each fetch takes, and the fetches running at once, for ordering tests.
+    delay: float = 0.0
+    busy: list[str] = field(default_factory=list)
+    overlaps: int = 0
     ids: itertools.count = field(default_factory=lambda: itertools.count(101))
 
     def get(self, kind: str, record_id: str) -> Prospect | None:
@@ -128,6 +133,11 @@ class MemoryConnector:
         if connector != self.name:
             return None
         self.remote.check("fetch_record")
+        self.remote.busy.append(ref.id)
+        if len(self.remote.busy) > 1:
+            self.remote.overlaps += 1
+        time.sleep(self.remote.delay)
+        self.remote.busy.remove(ref.id)
         return self.remote.get(ref.kind, ref.id)
 
     @hookimpl

@@ -1,0 +1,118 @@
+"""Provisioning through the worker, the metrics page, and the retry schedule."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+import sqlalchemy as sa
+from test_sync_flows import MARGARET
+
+from hub import LocationInfo
+from hub.errors import NeedsAttention, RateLimited, RemoteUnavailable
+from hub.extensions import db
+from hub.models import Agency, ProvisioningJob, ProvisioningStep
+from hub.sync import enqueue_provisioning
+from hub.sync.retry import RetryPolicy, from_config
+
+
+def test_provisioning_runs_through_the_worker_care_first(hub):
+    hub.care.locations = [
+        LocationInfo("loc-1", "North"),
+        LocationInfo("loc-2", "South"),
+    ]
+    with hub.app.app_context():
+        job = enqueue_provisioning(db.session.get(Agency, hub.agency_id))
+        again = enqueue_provisioning(db.session.get(Agency, hub.agency_id))
+        assert again.id == job.id
+        job_id = job.id
+    assert hub.care.remote.calls == [] and hub.sales.remote.calls == []
+
+    hub.run()
+
+    with hub.app.app_context():
+        job = db.session.get(ProvisioningJob, job_id)
+        assert (job.status, job.attempts) == ("done", 1)
+        agency = db.session.get(Agency, hub.agency_id)
+        assert [(loc.remote_id, loc.name) for loc in agency.locations] == [
+            ("loc-1", "North"),
+            ("loc-2", "South"),
+        ]
+        steps = db.session.scalars(sa.select(ProvisioningStep)).all()
+        assert {(s.step, s.status) for s in steps} == {("setup", "done")}
+        assert len(steps) == 2
+    assert hub.care.remote.calls == ["provision"]
+    assert hub.sales.remote.calls == ["provision"]
+
+
+def test_a_failed_provisioning_is_retried_then_needs_attention(hub):
+    hub.sales.remote.fail("provision", RemoteUnavailable("Down.", retryable=True))
+    with hub.app.app_context():
+        job_id = enqueue_provisioning(db.session.get(Agency, hub.agency_id)).id
+
+    hub.run()
+    with hub.app.app_context():
+        assert db.session.get(ProvisioningJob, job_id).status == "retry"
+    hub.sales.remote.fail("provision", NeedsAttention("Grant the automation scope."))
+    hub.clock.advance(60)
+    hub.run()
+
+    with hub.app.app_context():
+        job = db.session.get(ProvisioningJob, job_id)
+        assert job.status == "needs_attention"
+        assert job.last_error == "Grant the automation scope."
+
+
+def test_metrics_count_events_and_the_queue(hub):
+    hub.sales.create_contact(MARGARET)
+    hub.deliver()
+
+    page = hub.client.get("/metrics").get_data(as_text=True)
+    assert 'hub_events_pending{connector="memsales"} 1.0' in page
+    assert 'hub_events_received_total{connector="memsales"}' in page
+
+    hub.sync()
+    page = hub.client.get("/metrics").get_data(as_text=True)
+
+    assert 'hub_events_pending{connector="memsales"} 0.0' in page
+    assert 'hub_events_processed_total{connector="memsales",outcome="created"}' in page
+    assert (
+        'hub_remote_calls_total{connector="memcare",hook="apply_change",status="ok"}'
+        in page
+    )
+    assert "hub_event_processing_seconds_bucket" in page
+    assert "hub_oldest_pending_event_age_seconds" in page
+
+
+def test_the_schedule_grows_with_jitter_inside_its_bounds():
+    policy = RetryPolicy(jitter=0.2, rng=random.Random(7))
+    waits = [policy.wait(n) for n in range(1, 10)]
+    bases = (30, 120, 600, 3600, 21600, 86400, 86400, 86400, 86400)
+
+    assert all(0.8 * b <= w <= 1.2 * b for w, b in zip(waits, bases, strict=True))
+    assert policy.max_tries == 9
+    assert sum(bases[:8]) / 86400 > 3
+
+
+def test_a_rate_limit_waits_at_least_what_the_remote_asked():
+    policy = RetryPolicy(jitter=0.0)
+    now = datetime(2026, 1, 1)
+    limited = RateLimited("Slow down.", retryable=True, retry_after=42)
+
+    decision = policy.decide(limited, attempts=1, deferrals=0, now=now)
+    assert (decision.action, (decision.at - now).total_seconds()) == ("defer", 42)
+
+    decision = policy.decide(limited, attempts=1, deferrals=50, now=now)
+    assert (decision.action, (decision.at - now).total_seconds()) == ("retry", 42)
+
+    slow = RemoteUnavailable("Busy.", retryable=True, retry_after=500)
+    decision = policy.decide(slow, attempts=1, deferrals=0, now=now)
+    assert (decision.at - now).total_seconds() == 500
+
+
+def test_the_schedule_comes_from_the_settings():
+    policy = from_config({"HUB_RETRY_SCHEDULE": "1, 2,3", "HUB_RETRY_JITTER": "0"})
+
+    assert policy.schedule == (1.0, 2.0, 3.0)
+    assert policy.max_tries == 4
+    assert policy.wait(2) == 2.0
