@@ -64,7 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from hub import cli, crypto, plugins, sandbox, sync
     from hub import config as hub_config
     from hub.extensions import db, migrate
-    from hub.web import errors, health, ingress, metrics
+    from hub.web import admin, auth, errors, health, ingress, metrics
 
     app = Flask(__name__, instance_path=_instance_path(config))
     hub_config.load(app, config)
@@ -80,6 +80,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(ingress.bp)
     csrf.exempt(ingress.bp)
     sandbox.init_app(app)
