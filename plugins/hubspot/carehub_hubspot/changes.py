@@ -39,11 +39,12 @@ def fetch_changes(
 
     :param now: the current time in seconds; a missing cursor starts from it.
     """
+    backfill = _deal_backfill(client, connection)
     if not cursor:
-        return ChangeBatch(changes=[], cursor=str(int(now * 1000)))
+        return ChangeBatch(changes=backfill, cursor=str(int(now * 1000)))
     since = int(cursor) - OVERLAP_MS
     newest = int(cursor)
-    changes: list[Change] = []
+    changes: list[Change] = list(backfill)
 
     contacts = client.search_all(
         paths.CONTACTS,
@@ -78,21 +79,55 @@ def fetch_changes(
             what="polling for changed deals",
         )
         for deal in deals:
-            properties = deal.get("properties") or {}
-            modified = to_millis(properties.get("hs_lastmodifieddate")) or since
-            changes.append(
-                _change(
-                    ChangeKind.STATUS_CHANGED,
-                    "deal",
-                    deal["id"],
-                    modified,
-                    "deal.stage_changed",
-                    properties.get("dealstage"),
-                )
-            )
-            newest = max(newest, modified)
+            change = _deal_change(deal, since)
+            changes.append(change)
+            newest = max(newest, int(change.data["modified"]))
 
     return ChangeBatch(changes=changes, cursor=str(newest))
+
+
+def _deal_backfill(client: HubSpotClient, connection) -> list[Change]:
+    """Return the deals already past New Lead once, after the deal workflow is made.
+
+    Workflows made through the API enroll only deals that change after they are
+    turned on, so the deals the guide's "enroll existing deals" would bring in are
+    brought in here instead.
+    """
+    state = connection.state or {}
+    new_lead = (state.get("stage_ids") or {}).get("NEW_LEAD")
+    if not state.get("deal_backfill") or not state.get("pipeline_id") or not new_lead:
+        return []
+
+    deals = client.search_all(
+        paths.DEALS,
+        [
+            {
+                "propertyName": "pipeline",
+                "operator": "EQ",
+                "value": state["pipeline_id"],
+            },
+            {"propertyName": "dealstage", "operator": "NEQ", "value": new_lead},
+        ],
+        ["dealstage", "pipeline", "hs_lastmodifieddate"],
+        what="bringing in the existing deals",
+    )
+    changes = [_deal_change(deal) for deal in deals]
+    connection.update_state(deal_backfill=False)
+
+    return changes
+
+
+def _deal_change(deal: dict, since: int = 0) -> Change:
+    properties = deal.get("properties") or {}
+    modified = to_millis(properties.get("hs_lastmodifieddate")) or since
+    return _change(
+        ChangeKind.STATUS_CHANGED,
+        "deal",
+        deal["id"],
+        modified,
+        "deal.stage_changed",
+        properties.get("dealstage"),
+    )
 
 
 def _change(
@@ -109,5 +144,5 @@ def _change(
         ref=RecordRef(object_kind, str(object_id)),
         purpose=purpose,
         dedup_key=f"hubspot:poll:{object_kind}:{object_id}:{modified}{suffix}",
-        data={"source": "poll"},
+        data={"source": "poll", "modified": modified},
     )

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from carehub_hubspot import paths
-from carehub_hubspot.errors import translate
+from carehub_hubspot.errors import from_batch_error, translate
 from carehub_hubspot.runtime import Runtime, runtime
 from hub.errors import AuthenticationFailed, RemoteError, RemoteUnavailable
 
@@ -244,16 +244,24 @@ class HubSpotClient:
         """Send inputs to a batch endpoint 100 at a time; return every result.
 
         Upserts and reads are safe to repeat; creates are not.
+
+        :raises hub.errors.RemoteError: for the first input HubSpot refused.
         """
         results: list[dict] = []
         path = paths.path("objects_batch", object_type=object_type, action=action)
         safe = action in ("read", "upsert", "update", "archive")
         for start in range(0, len(inputs), BATCH_SIZE):
             chunk = inputs[start : start + BATCH_SIZE]
-            answer = self.request(
-                "POST", path, what=what, json={"inputs": chunk, **extra}, safe=safe
+            answer = (
+                self.request(
+                    "POST", path, what=what, json={"inputs": chunk, **extra}, safe=safe
+                )
+                or {}
             )
-            results.extend((answer or {}).get("results", []))
+            failed = answer.get("errors") or []
+            if failed and action != "read":
+                raise from_batch_error(failed[0], what)
+            results.extend(answer.get("results", []))
 
         return results
 

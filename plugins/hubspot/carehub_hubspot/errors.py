@@ -149,6 +149,25 @@ def _exception_for(response: requests.Response, what: str) -> RemoteError:
     return RemoteError(f"HubSpot refused {what} ({status}): {detail}.", **common)
 
 
+def from_batch_error(error: dict[str, Any], what: str) -> RemoteError:
+    """Return the hub exception for one failed input of a 207 batch answer."""
+    category = error.get("category")
+    message = str(error.get("message") or "no message").rstrip(".")
+    kinds = {
+        "VALIDATION_ERROR": (ValidationFailed, 400),
+        "CONFLICT": (Conflict, 409),
+        "OBJECT_NOT_FOUND": (ObjectNotFound, 404),
+    }
+    kind, status = kinds.get(category, (RemoteError, 400))
+    exc = kind(
+        f"HubSpot refused part of a batch while {what}: {message}.",
+        remote_status=status,
+    )
+    exc.hubspot_body = {"message": message, "category": category, "errors": [error]}
+
+    return exc
+
+
 def body_of(exc: BaseException) -> dict[str, Any]:
     """Return the HubSpot error body an exception was made from, or an empty one."""
     return getattr(exc, "hubspot_body", None) or {}

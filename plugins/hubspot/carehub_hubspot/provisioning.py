@@ -136,6 +136,7 @@ def _deal_workflow(client: HubSpotClient, connection) -> str:
     _check_public_url(client, url)
 
     stored = dict(state.get("workflow_ids") or {})
+    first_time = "deal.stage_changed" not in stored
     wanted = [("deal.stage_changed", specs.deal_flow(url, app_id, state["stage_ids"]))]
     try:
         done = _ensure_all(client, connection, wanted, stored)
@@ -150,6 +151,8 @@ def _deal_workflow(client: HubSpotClient, connection) -> str:
         connection.update_state(sync_by_polling=True)
         raise StepOutcome(StepStatus.UNAVAILABLE, POLLING) from None
 
+    if first_time:
+        connection.update_state(deal_backfill=True)
     existing = (
         " Workflows made through HubSpot's API only enroll deals that change after "
         "they are turned on, so the hub's reconciliation brings in the deals already "

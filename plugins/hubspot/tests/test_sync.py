@@ -388,3 +388,84 @@ class TestNeedsAttention:
 
         with pytest.raises(NeedsAttention, match="phone"):
             world.hook("apply_change", provisioned, change=change)
+
+
+def test_deals_already_past_new_lead_are_brought_in_once(world):
+    portal = world.new_portal()
+    world.hook("connect", portal)
+    stages = [
+        {"label": s.label, "displayOrder": s.position, "metadata": {"probability": p}}
+        for s, p in zip(
+            ProspectStatus,
+            ["0.1"] * 10 + ["1.0", "0.0"],
+            strict=True,
+        )
+    ]
+    made = world.api(
+        portal,
+        "POST",
+        paths.path("pipelines", object_type="deals"),
+        json={"label": "ClearCare_Sales_Pipeline", "displayOrder": 1, "stages": stages},
+    )
+    by_label = {s["label"]: s["id"] for s in made["stages"]}
+    old = world.api(
+        portal,
+        "POST",
+        paths.path("objects", object_type="deals"),
+        json={
+            "properties": {
+                "dealname": "Old deal",
+                "pipeline": made["id"],
+                "dealstage": by_label["Assessment Performed"],
+            }
+        },
+    )
+    world.api(
+        portal,
+        "POST",
+        paths.path("objects", object_type="deals"),
+        json={
+            "properties": {
+                "dealname": "New lead",
+                "pipeline": made["id"],
+                "dealstage": by_label["New Lead"],
+            }
+        },
+    )
+
+    reports = world.provision(portal)
+    first = world.hook("fetch_changes", portal, cursor=None)
+    second = world.hook("fetch_changes", portal, cursor=None)
+
+    assert "reconciliation brings in" in reports.detail("deal_workflow")
+    assert world.state(portal)["pipeline_id"] == made["id"]
+    assert [(c.kind, c.ref) for c in first.changes] == [
+        (ChangeKind.STATUS_CHANGED, RecordRef("deal", old["id"]))
+    ]
+    assert second.changes == []
+
+
+def test_an_oauth_access_token_is_refused_with_the_reason(world, scripted):
+    from carehub_hubspot import connect as connecting
+
+    scripted.script(
+        paths.path("account_details"),
+        (200, {"portalId": 7, "timeZone": "US/Eastern"}, {}),
+    )
+    scripted.script(
+        paths.path("oauth_token", token="CJSomeOAuthToken"),
+        (200, {"hub_id": 7, "expires_in": 1700, "token_type": "access"}, {}),
+    )
+    client = HubSpotClient(
+        "CJSomeOAuthToken", base_url=scripted.url, limiter_key="portal:7", rt=world.rt
+    )
+    portal = world.new_portal()
+
+    with world.app.app_context():
+        connection = db.session.get(Connection, portal.connection_id)
+        with pytest.raises(AuthenticationFailed) as caught:
+            connecting.connect(client, connection, "CJSomeOAuthToken")
+
+    assert "expires within minutes" in caught.value.message
+    assert "Service Key or a private-app token" in caught.value.message
+    assert "CJSomeOAuthToken" not in caught.value.message
