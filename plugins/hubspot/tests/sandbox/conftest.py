@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 
@@ -110,3 +111,74 @@ def sandbox(served):
 def portal(sandbox) -> Portal:
     """Return a Professional portal with Operations Hub in a served sandbox."""
     return sandbox.portal("professional", operations_hub=True)
+
+
+#: A contact workflow as the workflows API takes it, enrolling every new contact.
+CONTACT_FLOW = {
+    "type": "CONTACT_FLOW",
+    "objectTypeId": "0-1",
+    "flowType": "WORKFLOW",
+    "name": "ClearCare Contact Workflow",
+    "isEnabled": False,
+    "startActionId": "1",
+    "actions": [
+        {
+            "type": "WEBHOOK",
+            "actionId": "1",
+            "method": "POST",
+            "webhookUrl": "https://hub.example.com/hooks/hubspot/abc",
+            "queryParams": [
+                {
+                    "name": "objectId",
+                    "value": {
+                        "type": "OBJECT_PROPERTY",
+                        "propertyName": "hs_object_id",
+                    },
+                }
+            ],
+            "authSettings": {"type": "SIGNATURE", "appId": 123},
+        }
+    ],
+    "enrollmentCriteria": {
+        "type": "LIST_BASED",
+        "shouldReEnroll": False,
+        "unEnrollObjectsNotMeetingCriteria": False,
+        "reEnrollmentTriggersFilterBranches": [],
+        "listFilterBranch": {
+            "filterBranchType": "OR",
+            "filterBranches": [
+                {
+                    "filterBranchType": "AND",
+                    "filterBranches": [],
+                    "filters": [
+                        {
+                            "filterType": "PROPERTY",
+                            "property": "hs_object_id",
+                            "operation": {"operationType": "ALL_PROPERTY",
+                                          "operator": "IS_KNOWN"},
+                        }
+                    ],
+                }
+            ],
+            "filters": [],
+        },
+    },
+    "blockedDates": [],
+    "timeWindows": [],
+    "customProperties": {},
+    "dataSources": [],
+    "suppressionListIds": [],
+    "canEnrollFromSalesforce": False,
+}  # fmt: skip
+
+
+@pytest.fixture
+def make_flow():
+    """Return a factory of valid contact workflow bodies, with overrides applied."""
+
+    def make(**overrides) -> dict:
+        flow = copy.deepcopy(CONTACT_FLOW)
+        flow.update(overrides)
+        return flow
+
+    return make
