@@ -9,8 +9,9 @@ from typing import Any
 
 from flask import current_app
 
-from carehub_clearcare.client import ClearCareClient, entries, shared_tokens
+from carehub_clearcare.client import ClearCareClient, entries
 from carehub_clearcare.limiter import shared_limiter
+from carehub_clearcare.tokens import shared_tokens
 from hub.errors import NeedsAttention, NotFound, PermissionDenied
 from hub.sandbox import base_url
 

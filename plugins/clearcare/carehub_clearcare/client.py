@@ -10,65 +10,22 @@ server errors and timeouts, and turns every failure into one of the hub's errors
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 
+from carehub_clearcare.answers import refusal, vendor_message
 from carehub_clearcare.limiter import Limiter, Unlimited
-from hub.errors import (
-    AuthenticationFailed,
-    NotFound,
-    PermissionDenied,
-    RateLimited,
-    RemoteError,
-    RemoteUnavailable,
-    ValidationFailed,
-)
+from carehub_clearcare.tokens import TOKEN_MARGIN, Token, TokenCache
+from hub.errors import AuthenticationFailed, RemoteError, RemoteUnavailable
 
 log = logging.getLogger(__name__)
 
-#: Seconds before a token's stated expiry at which a new one is fetched.
-TOKEN_MARGIN = 60
 PAGE_SIZE = 100
 #: A guard against a server that never stops paging.
 MAX_PAGES = 500
-
-
-@dataclass(frozen=True)
-class Token:
-    value: str
-    expires_at: float
-
-
-class TokenCache:
-    """Tokens by token URL and client id, shared by every client in a process."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[tuple[str, str], Token] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str], now: float) -> Token | None:
-        """Return the cached token for a key while it is still good."""
-        with self._lock:
-            token = self._tokens.get(key)
-        return token if token is not None and token.expires_at > now else None
-
-    def put(self, key: tuple[str, str], token: Token) -> None:
-        """Keep a token for a key."""
-        with self._lock:
-            self._tokens[key] = token
-
-    def drop(self, key: tuple[str, str]) -> None:
-        """Forget a key's token, so the next call fetches a new one."""
-        with self._lock:
-            self._tokens.pop(key, None)
-
-
-shared_tokens = TokenCache()
 
 
 def entries(bundle: Any) -> list[dict[str, Any]]:
@@ -82,25 +39,6 @@ def entries(bundle: Any) -> list[dict[str, Any]]:
         elif isinstance(entry, dict):
             found.append(entry)
     return found
-
-
-def vendor_message(response: requests.Response) -> str:
-    """Return the message in an error answer, whatever key wraps it."""
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        for key in ("message", "Message", "error_description", "error", "detail"):
-            if isinstance(data.get(key), str) and data[key].strip():
-                return data[key].strip()
-        issues = data.get("issue") or data.get("errors")
-        if isinstance(issues, list) and issues:
-            return "; ".join(str(i.get("diagnostics", i)) for i in issues)
-    text = response.text.strip()
-    if text.startswith("<"):
-        return "an HTML error page"
-    return text[:300] or "no message"
 
 
 class ClearCareClient:
@@ -273,54 +211,9 @@ class ClearCareClient:
             if response.status_code != 401:
                 break
 
-        return self._answer(response, operation)
-
-    def _answer(self, response: requests.Response, operation: str) -> Any:
-        status = response.status_code
-        if status < 300:
+        if response.status_code < 300:
             return self._json(response, operation) if response.content else None
-
-        detail = vendor_message(response)
-        where = f"for agency {self.agency_id}"
-        if status == 401:
-            raise AuthenticationFailed(
-                f"ClearCare refused a fresh token for {operation} {where} (401). "
-                "Check the client id and secret in the ClearCare settings.",
-                remote_status=status,
-            )
-        if status == 403:
-            raise PermissionDenied(
-                f"ClearCare refused the path or the permission for {operation} "
-                f"{where} (403). Ask WellSky support to allow it for these "
-                "credentials.",
-                remote_status=status,
-            )
-        if status == 404:
-            raise NotFound(f"ClearCare found nothing for {operation} {where}.")
-        if status == 422 or status == 400:
-            raise ValidationFailed(
-                f"ClearCare refused {operation} {where}: {detail}",
-                remote_status=status,
-            )
-        if status == 429:
-            retry_after = _seconds(response.headers.get("Retry-After"))
-            raise RateLimited(
-                f"ClearCare asked the hub to slow down while {operation} {where}.",
-                remote_status=status,
-                retryable=True,
-                retry_after=retry_after,
-            )
-        if status >= 500:
-            raise RemoteUnavailable(
-                f"ClearCare failed while {operation} {where} ({status}, {detail}); "
-                "the hub will try again later.",
-                remote_status=status,
-                retryable=True,
-            )
-        raise RemoteError(
-            f"ClearCare answered {status} to {operation} {where}: {detail}",
-            remote_status=status,
-        )
+        raise refusal(response, operation, self.agency_id)
 
     def _json(self, response: requests.Response, operation: str) -> Any:
         try:
@@ -379,13 +272,6 @@ class ClearCareClient:
             seen = page * page_size + len(found)
             if len(found) < page_size or (total is not None and seen >= total):
                 return
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
 
 
 def _number(value: Any) -> int | None:

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from carehub_clearcare.api import ConnectAPI, endpoints
-from carehub_clearcare.client import TokenCache, entries
+from carehub_clearcare.client import entries
 from carehub_clearcare.limiter import WindowLimiter
+from carehub_clearcare.tokens import TokenCache
 from hub.errors import (
     AuthenticationFailed,
     PermissionDenied,
@@ -262,3 +263,13 @@ def test_limiter_holds_each_key_to_its_rate():
 
     assert waited
     assert 0.5 < elapsed < 3
+
+
+def test_a_second_401_is_reported_after_one_new_token(client, control, account):
+    control.fault(count=2, status=401, path_prefix="/v1/organizations/")
+
+    with pytest.raises(AuthenticationFailed) as failure:
+        client.organizations()
+
+    assert "reading the organization" in failure.value.message
+    assert token_requests(control, account) == 2

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from carehub_clearcare.sandbox import gateway, patients, state, store
 from carehub_clearcare.sandbox.gateway import message
+from carehub_clearcare.sandbox.subscriptions import one_subscription, subscriptions
 
 #: How long a sandbox token lasts, in seconds on the sandbox's clock.
 TOKEN_LIFETIME = 3600
@@ -240,85 +241,6 @@ def save_patient(conn: sa.Connection, row, resource: dict[str, Any]) -> list[str
     )
     state().sender.enqueue(conn, row.agency_id, fired, row.id)
     return fired
-
-
-def subscription_problem(body: dict[str, Any] | None) -> str | None:
-    """Return the 422 message for a subscription ClearCare would refuse, or None."""
-    if body is None:
-        return "The body must be a Subscription resource."
-    if not patients.tag(body, "agencyId"):
-        return "'agencyId' is required."
-    if body.get("criteria") not in patients.CRITERIA:
-        return f"'criteria' {body.get('criteria')!r} is not supported."
-    channel = body.get("channel") or {}
-    if channel.get("type") != "rest-hook" or not channel.get("endpoint"):
-        return "'channel' needs type rest-hook and an endpoint."
-    return None
-
-
-def subscriptions() -> Response:
-    """List the agency's subscriptions, or create one."""
-    account = g.cc_account
-    sandbox = state()
-    if request.method == "GET":
-        with sandbox.engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(store.subscriptions)
-                .where(store.subscriptions.c.agency_id == account.agency_id)
-                .order_by(store.subscriptions.c.id)
-            ).all()
-        found = [{**r.resource, "id": r.id} for r in rows]
-        return bundle(found, len(found), wrapped=False)
-
-    body = json_body()
-    problem = subscription_problem(body)
-    if problem:
-        return message(422, problem)
-    if patients.tag(body, "agencyId") != str(account.agency_id):
-        return gateway.gateway_refusal()
-    with sandbox.engine.begin() as conn:
-        new_id = store.next_id(
-            conn, store.subscriptions, "id", store.FIRST_SUBSCRIPTION_ID
-        )
-        resource = {k: v for k, v in body.items() if k != "id"}
-        resource["resourceType"] = "Subscription"
-        conn.execute(
-            store.subscriptions.insert().values(
-                id=new_id, agency_id=account.agency_id, resource=resource
-            )
-        )
-    response = jsonify(id=new_id)
-    response.status_code = 201
-    return response
-
-
-def one_subscription(subscription_id: int) -> Response:
-    """Read, replace or delete one subscription."""
-    account = g.cc_account
-    table = store.subscriptions
-    with state().engine.begin() as conn:
-        row = conn.execute(
-            sa.select(table).where(
-                table.c.id == subscription_id, table.c.agency_id == account.agency_id
-            )
-        ).first()
-        if row is None:
-            return message(404, f"Subscription {subscription_id} was not found.")
-        if request.method == "DELETE":
-            conn.execute(table.delete().where(table.c.id == row.id))
-            return Response(status=204)
-        if request.method == "PUT":
-            body = json_body()
-            problem = subscription_problem(body)
-            if problem:
-                return message(422, problem)
-            resource = {**body, "resourceType": "Subscription"}
-            resource.pop("id", None)
-            conn.execute(
-                table.update().where(table.c.id == row.id).values(resource=resource)
-            )
-            return jsonify(id=row.id)
-    return jsonify({**row.resource, "id": row.id})
 
 
 def refuse() -> Response:

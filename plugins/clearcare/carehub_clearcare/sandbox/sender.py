@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds on the sandbox's clock before each retry of a failed delivery.
 RETRY_DELAYS = (10, 60, 300)
+#: Seconds on the sandbox's clock a delivery being sent is kept from other senders.
+CLAIM_SECONDS = 60
 #: How long the idle thread waits for a wake-up before it looks at the clock again.
 POLL_SECONDS = 1.0
 
@@ -101,7 +103,8 @@ class SubscriptionSender:
                 .order_by(store.deliveries.c.id)
             ).all()
         for delivery in due:
-            self._send(delivery)
+            if self._claim(delivery):
+                self._send(delivery)
 
         with self.engine.begin() as conn:
             return conn.execute(
@@ -109,6 +112,24 @@ class SubscriptionSender:
                 .select_from(store.deliveries)
                 .where(store.deliveries.c.state == "pending")
             ).scalar_one()
+
+    def _claim(self, delivery) -> bool:
+        """Take a delivery for this process; another process may have taken it.
+
+        A claim pushes the delivery's time forward, so a sender that dies while
+        sending leaves it due again later rather than lost.
+        """
+        with self.engine.begin() as conn:
+            claimed = conn.execute(
+                store.deliveries.update()
+                .where(
+                    store.deliveries.c.id == delivery.id,
+                    store.deliveries.c.state == "pending",
+                    store.deliveries.c.next_attempt_at == delivery.next_attempt_at,
+                )
+                .values(next_attempt_at=store.now(conn) + CLAIM_SECONDS)
+            )
+        return claimed.rowcount == 1
 
     def _send(self, delivery) -> None:
         headers = {"Content-Type": "application/fhir+json"}
