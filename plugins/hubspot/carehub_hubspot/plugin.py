@@ -53,6 +53,7 @@ def signing_secret(connection) -> str | None:
 
 @hookimpl
 def register_connectors(register):
+    """Register the HubSpot connector."""
     register(
         ConnectorInfo(
             name=NAME,
@@ -72,17 +73,20 @@ def register_connectors(register):
 
 @hookimpl
 def connect(connector, agency, connection):
+    """Check the token; return the portal it opens."""
     token = (connection.credentials or {}).get("access_token") or ""
     return connecting.connect(client_for(connection), connection, token)
 
 
 @hookimpl
 def provision(connector, agency, connection, report):
+    """Make the portal's pipeline, properties and workflows, reporting each step."""
     provisioning.provision(client_for(connection), agency, connection, report)
 
 
 @hookimpl
 def receive_event(connector, agency, connection, inbound):
+    """Verify a workflow webhook and return the change it announces."""
     secret = signing_secret(connection)
     if secret:
         signatures.verify(inbound, secret, runtime().clock())
@@ -91,16 +95,19 @@ def receive_event(connector, agency, connection, inbound):
 
 @hookimpl
 def fetch_record(connector, connection, ref):
+    """Return a contact or deal as a prospect, or None when it is gone."""
     return records.fetch_record(client_for(connection), connection, ref)
 
 
 @hookimpl
 def map_status(connector, connection, status, direction):
+    """Translate between a status and a stage id of the provisioned pipeline."""
     return statuses.map_status(connection, status, direction)
 
 
 @hookimpl
 def apply_change(connector, agency, connection, change):
+    """Write a change into HubSpot; return what was touched."""
     client = client_for(connection)
     refresh_locations(client, agency, connection)
     return apply.apply_change(client, agency, connection, change)
@@ -108,6 +115,7 @@ def apply_change(connector, agency, connection, change):
 
 @hookimpl
 def fetch_changes(connector, connection, cursor):
+    """Return the contacts and deals changed since the cursor."""
     return changes.fetch_changes(
         client_for(connection), connection, cursor, runtime().clock()
     )

@@ -24,10 +24,10 @@ log = logging.getLogger(__name__)
 STEPS = ("pipeline", "properties", "contact_workflows", "deal_workflow")
 
 POLLING = (
-    "This HubSpot portal has no Operations Hub (Data Hub) Professional or "
-    "Enterprise, which HubSpot requires for workflows to send webhooks, so HubSpot "
-    "cannot tell the hub about changes. The sync runs by polling instead: the hub "
-    "asks HubSpot for new and changed contacts and deals every few minutes."
+    "This HubSpot portal cannot send webhooks from workflows ({reason}): that needs "
+    "Operations Hub (Data Hub) Professional or Enterprise, and the workflows API a "
+    "Professional subscription. The sync runs by polling instead: the hub asks "
+    "HubSpot for new and changed contacts and deals every few minutes."
 )
 
 
@@ -121,9 +121,9 @@ def _contact_workflows(client: HubSpotClient, agency, connection) -> str:
             + " "
             + specs.manual_field_sync_steps(portal, changed_url, app_id, agency),
         ) from None
-    except NoWebhooks:
+    except NoWebhooks as exc:
         connection.update_state(sync_by_polling=True)
-        raise StepOutcome(StepStatus.UNAVAILABLE, POLLING) from None
+        raise StepOutcome(StepStatus.UNAVAILABLE, _polling(exc)) from None
 
     return done or "Both contact workflows are as they should be."
 
@@ -147,9 +147,9 @@ def _deal_workflow(client: HubSpotClient, connection) -> str:
             "by hand (or add the scope and provision again). "
             + specs.manual_deal_steps(portal, url, app_id),
         ) from None
-    except NoWebhooks:
+    except NoWebhooks as exc:
         connection.update_state(sync_by_polling=True)
-        raise StepOutcome(StepStatus.UNAVAILABLE, POLLING) from None
+        raise StepOutcome(StepStatus.UNAVAILABLE, _polling(exc)) from None
 
     if first_time:
         connection.update_state(deal_backfill=True)
@@ -159,6 +159,10 @@ def _deal_workflow(client: HubSpotClient, connection) -> str:
         "past New Lead."
     )
     return (done or "The deal workflow is as it should be.") + existing
+
+
+def _polling(exc: NoWebhooks) -> str:
+    return POLLING.format(reason=f"HubSpot said: {str(exc).rstrip('.')}")
 
 
 def _ensure_all(client, connection, wanted, stored) -> str:

@@ -23,7 +23,8 @@ class MissingScope(Exception):
 
 
 class NoWebhooks(Exception):
-    """The portal's subscription cannot send webhooks from workflows."""
+    """The portal's subscription cannot send webhooks from workflows; the message is
+    HubSpot's own."""
 
 
 def classify(exc: RemoteError) -> Exception | None:
@@ -38,7 +39,7 @@ def classify(exc: RemoteError) -> Exception | None:
         or "webhook" in text
         or isinstance(exc, PermissionDenied)
     ):
-        return NoWebhooks(exc.message)
+        return NoWebhooks(str(body.get("message") or exc.message))
     return None
 
 

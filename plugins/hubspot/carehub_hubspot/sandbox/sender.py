@@ -41,6 +41,7 @@ class Sender:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._wake = threading.Event()
+        self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.session = requests.Session()
 
@@ -49,7 +50,7 @@ class Sender:
         if self._thread is not None:
             return
         self._thread = threading.Thread(
-            target=_run, args=(weakref.ref(self), self._wake),
+            target=_run, args=(weakref.ref(self), self._wake, self._stopped),
             name="hubspot-sandbox-sender", daemon=True,
         )  # fmt: skip
         self._thread.start()
@@ -57,6 +58,13 @@ class Sender:
     def wake(self) -> None:
         """Ask the sender to look for due webhooks now."""
         self._wake.set()
+
+    def stop(self, timeout: float = 5) -> None:
+        """Stop the sender's thread; queued webhooks wait in the database."""
+        self._stopped.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def send_due(self) -> int:
         """Send every webhook due on the sandbox clock; return how many were tried."""
@@ -156,12 +164,12 @@ class Sender:
             conn.execute(d.update().where(d.c.id == delivery["id"]).values(**values))
 
 
-def _run(ref: weakref.ref, wake: threading.Event) -> None:
+def _run(ref: weakref.ref, wake: threading.Event, stopped: threading.Event) -> None:
     while True:
         wake.wait(IDLE_POLL)
         wake.clear()
         sender = ref()
-        if sender is None:
+        if sender is None or stopped.is_set():
             return
         try:
             sender.send_due()
