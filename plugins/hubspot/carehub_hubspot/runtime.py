@@ -14,13 +14,17 @@ from dataclasses import dataclass, field
 
 import requests
 from flask import Flask, current_app
+from limits.storage import storage_from_string
 
 from carehub_hubspot.ratelimit import (
     DEFAULT_SHARE,
+    SEARCH_INTERVAL,
+    SEARCH_LIMIT,
     WindowLimiter,
     portal_limiter,
     search_limiter,
 )
+from hub.errors import ConfigurationError
 
 EXTENSION = "hubspot.runtime"
 
@@ -70,13 +74,47 @@ class Runtime:
 
 
 def runtime(app: Flask | None = None) -> Runtime:
-    """Return the app's runtime, making the default one the first time."""
+    """Return the app's runtime, making it from the app's settings the first time."""
     app = app or current_app._get_current_object()
     found = app.extensions.get(EXTENSION)
     if found is None:
-        found = app.extensions.setdefault(EXTENSION, Runtime())
+        found = app.extensions.setdefault(EXTENSION, from_config(app.config))
 
     return found
+
+
+def from_config(config) -> Runtime:
+    """Return a runtime for an app's settings.
+
+    ``HUB_HUBSPOT_RATE_SHARE`` sets the share of each portal's limit (0.75), and
+    ``HUB_RATE_LIMIT_STORAGE`` a ``limits`` storage URI (such as
+    ``redis://127.0.0.1:6379``) that shares the windows between processes.
+    """
+    try:
+        share = float(config.get("HUB_HUBSPOT_RATE_SHARE") or DEFAULT_SHARE)
+    except ValueError:
+        raise ConfigurationError(
+            "HUB_HUBSPOT_RATE_SHARE must be a number between 0 and 1, such as 0.75."
+        ) from None
+    if not 0 < share <= 1:
+        raise ConfigurationError(
+            f"HUB_HUBSPOT_RATE_SHARE must be above 0 and at most 1, not {share}."
+        )
+
+    uri = config.get("HUB_RATE_LIMIT_STORAGE")
+    if not uri:
+        return Runtime(share=share)
+    return Runtime(
+        share=share,
+        limiter=WindowLimiter(storage_from_string(uri), share=share),
+        search_limiter=WindowLimiter(
+            storage_from_string(uri),
+            limit=SEARCH_LIMIT,
+            interval=SEARCH_INTERVAL,
+            share=share,
+            namespace="hubspot-search",
+        ),
+    )
 
 
 def install(app: Flask, rt: Runtime) -> Runtime:

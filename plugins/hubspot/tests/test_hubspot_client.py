@@ -252,3 +252,27 @@ def test_search_all_walks_past_the_cap_by_object_id(scripted, make_client):
         {"propertyName": "hs_object_id", "operator": "GT", "value": "200"}
     ]
     assert "after" not in second
+
+
+def test_connect_explains_a_token_without_scopes(scripted, make_client):
+    from carehub_hubspot.connect import connect
+
+    scripted.script(
+        paths.path("account_details"), error(403, "Missing scopes", "MISSING_SCOPES")
+    )
+
+    with pytest.raises(PermissionDenied) as caught:
+        connect(make_client(scripted.url), None, "pat-na1-x")
+
+    assert "crm.schemas.deals" in caught.value.message
+    assert "Missing scopes" in caught.value.message
+
+
+def test_connect_explains_an_unreachable_hubspot(make_client):
+    from carehub_hubspot.connect import connect
+
+    with pytest.raises(RemoteUnavailable) as caught:
+        connect(make_client("http://127.0.0.1:9", max_attempts=2), None, "pat-na1-x")
+
+    assert "could not reach HubSpot" in caught.value.message
+    assert "HUB_HUBSPOT_BASE_URL" in caught.value.message

@@ -100,3 +100,26 @@ def test_the_clocked_storage_forgets_old_calls(clock):
 
     assert storage.get_moving_window("k", 2, 10) == (clock(), 0)
     assert storage.acquire_entry("k", 2, 10)
+
+
+def test_the_runtime_reads_its_share_and_storage_from_the_settings():
+    from carehub_hubspot.runtime import from_config
+
+    rt = from_config(
+        {"HUB_HUBSPOT_RATE_SHARE": "0.5", "HUB_RATE_LIMIT_STORAGE": "memory://"}
+    )
+
+    assert rt.limiter.budget("portal:1") == 50
+    assert isinstance(rt.limiter.storage, MemoryStorage)
+    assert rt.search_limiter.budget("portal:1") == 2
+
+
+@pytest.mark.parametrize(
+    "share", ("1.5", "none", "0"), ids=("above-one", "text", "zero")
+)
+def test_a_wrong_share_is_refused_with_the_fix(share):
+    from carehub_hubspot.runtime import from_config
+    from hub.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="HUB_HUBSPOT_RATE_SHARE"):
+        from_config({"HUB_HUBSPOT_RATE_SHARE": share})
