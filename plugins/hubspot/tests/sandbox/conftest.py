@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -57,6 +58,10 @@ class Sandbox:
         account = self.control.create_account("Sunrise Care", tier, **extra)
         return Portal(self.url, account)
 
+    def portal_for(self, account: dict) -> Portal:
+        """Return a portal for an account made earlier, perhaps by another server."""
+        return Portal(self.url, account)
+
     def wait_for(self, predicate: Callable[[], object], seconds: float = 10) -> object:
         """Return the first truthy answer of ``predicate``, polling briefly."""
         deadline = time.monotonic() + seconds
@@ -89,6 +94,18 @@ def make_app(tmp_path, url: str, **overrides):
             **overrides,
         )
     )
+
+
+@pytest.fixture
+def serve_sandbox():
+    """Return a context manager that serves a sandbox kept in a given folder."""
+
+    @contextmanager
+    def serve_in(folder) -> Iterator[Sandbox]:
+        with serve(lambda url: make_app(folder, url)) as app:
+            yield Sandbox(app)
+
+    return serve_in
 
 
 @pytest.fixture(scope="module")
