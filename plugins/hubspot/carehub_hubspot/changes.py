@@ -7,10 +7,12 @@ processed twice.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from carehub_hubspot import paths
 from carehub_hubspot.client import HubSpotClient
+from carehub_hubspot.events import other_ids
 from carehub_hubspot.records import CONTACT_READ
 from hub.canonical import Change, ChangeBatch, ChangeKind, RecordRef
 
@@ -60,7 +62,8 @@ def fetch_changes(
             ChangeKind.CREATED if created and created >= since else ChangeKind.UPDATED
         )
         purpose = "contact.created" if kind == ChangeKind.CREATED else "contact.changed"
-        changes.append(_change(kind, "contact", contact["id"], modified, purpose))
+        change = _change(kind, "contact", contact["id"], modified, purpose)
+        changes.append(replace(change, other_ids=other_ids(properties)))
         newest = max(newest, modified)
 
     pipeline_id = (connection.state or {}).get("pipeline_id")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from carehub_hubspot.records import PROSPECT_ID
 from hub.canonical import Change, ChangeKind, Inbound, RecordRef
 from hub.errors import MalformedEvent, VerificationFailed
 
@@ -63,10 +64,17 @@ def parse(inbound: Inbound, portal_id: str | int | None = None) -> list[Change]:
         ref=RecordRef(object_kind, object_id),
         purpose=inbound.purpose,
         dedup_key=_dedup_key(inbound.purpose, object_id, properties),
+        other_ids=other_ids(properties) if object_kind == "contact" else {},
         data={"portal_id": str(portal_id) if portal_id else None},
     )
 
     return [change]
+
+
+def other_ids(properties: Mapping[str, Any]) -> dict[str, str]:
+    """Return the ClearCare record a contact names by its ClearCare Prospect Id."""
+    prospect_id = str(properties.get(PROSPECT_ID) or "").strip()
+    return {"patient": prospect_id} if prospect_id else {}
 
 
 def _object_id(body: Mapping[str, Any], query: Mapping[str, str]) -> str:

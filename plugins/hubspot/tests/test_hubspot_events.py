@@ -51,6 +51,18 @@ def test_a_changed_contact_is_keyed_by_its_modification():
     assert change.dedup_key == "hubspot:contact.changed:51:1800000000123"
 
 
+def test_a_contact_carrying_a_prospect_id_names_the_clearcare_patient():
+    body = {
+        **LEGACY_CONTACT,
+        "properties": {"clearcare_prospect_id": {"value": "p-12", "versions": []}},
+    }
+
+    [change] = parse(inbound(body, "contact.changed"))
+
+    assert change.other_ids == {"patient": "p-12"}
+    assert parse(inbound(LEGACY_CONTACT))[0].other_ids == {}
+
+
 def test_a_merged_contact_uses_its_canonical_id():
     body = {**LEGACY_CONTACT, "vid": 50, "canonical-vid": 51}
 

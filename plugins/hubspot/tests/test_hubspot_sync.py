@@ -241,6 +241,8 @@ def test_polling_finds_contacts_and_deals_changed_since_the_cursor(world, provis
 
     refs = {(c.ref.kind, c.ref.id) for c in batch.changes}
     assert ("contact", str(contact_id)) in refs
+    [contact] = [c for c in batch.changes if c.ref.id == str(contact_id)]
+    assert contact.other_ids == {"patient": "p-1"}
     assert ("deal", deal_id) in refs
     assert int(batch.cursor) > int(start.cursor)
     again = world.hook("fetch_changes", provisioned, cursor=batch.cursor)
