@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from carehub_clearcare.answers import refusal, vendor_message
-from carehub_clearcare.limiter import Limiter, Unlimited
+from carehub_clearcare.limiter import RateLimiter, Unlimited
 from carehub_clearcare.tokens import TOKEN_MARGIN, Token, TokenCache
 from hub.errors import AuthenticationFailed, RemoteError, RemoteUnavailable
 
@@ -61,7 +61,7 @@ class ClearCareClient:
         *,
         session: requests.Session | None = None,
         tokens: TokenCache | None = None,
-        limiter: Limiter | None = None,
+        limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 30.0,
@@ -109,7 +109,7 @@ class ClearCareClient:
 
     def _fetch_token(self) -> Token:
         operation = "fetching an access token"
-        self.limiter.acquire(self.limit_key)
+        self._wait_for_turn()
         try:
             response = self.session.post(
                 self.token_url,
@@ -147,6 +147,10 @@ class ClearCareClient:
 
     # -- requests -------------------------------------------------------------------
 
+    def _wait_for_turn(self) -> None:
+        while (wait := self.limiter.acquire(self.limit_key)) > 0:
+            self.sleep(wait)
+
     def url(self, path: str) -> str:
         """Return the full URL of an API path such as ``/v1/patients/``."""
         return f"{self.base_url}{path}"
@@ -174,6 +178,8 @@ class ClearCareClient:
             try:
                 return self._send(method, path, operation, params, json)
             except RemoteError as exc:
+                if exc.retry_after:
+                    self.limiter.pause(self.limit_key, exc.retry_after)
                 if not (retry and exc.retryable and attempt + 1 < self.attempts):
                     raise
                 delay = exc.retry_after or self.backoff * 2**attempt
@@ -195,7 +201,7 @@ class ClearCareClient:
                 "Authorization": f"Bearer {self.access_token()}",
                 "Accept": "application/json",
             }
-            self.limiter.acquire(self.limit_key)
+            self._wait_for_turn()
             try:
                 response = self.session.request(
                     method,

@@ -87,12 +87,25 @@ def wanted_tags(
         wanted["isClient"] = "true"
     elif creating:
         wanted["isClient"] = "false"
-    location = prospect.location
+    location = location_id(agency, prospect.location)
     if location is None and creating and len(agency.locations) == 1:
         location = agency.locations[0].remote_id
     if location:
-        wanted["locationId"] = str(location)
+        wanted["locationId"] = location
     return wanted
+
+
+def location_id(agency, location: str | None) -> str | None:
+    """Return the ClearCare id of a location given by its id or by its name."""
+    if not location:
+        return None
+    for known in agency.locations:
+        if (
+            location in (known.remote_id,)
+            or location.casefold() == known.name.casefold()
+        ):
+            return known.remote_id
+    return str(location)
 
 
 def with_agency_tag(body: dict[str, Any], agency_id: str) -> dict[str, Any]:
@@ -204,7 +217,10 @@ class PatientWriter:
         intents = dict((self.connection.state or {}).get(INTENTS, {}))
         intent = intents.get(key)
         if intent is not None:
-            found = self.find_created(prospect, since=intent["at"] - LOOKBACK)
+            began = min(
+                intent["at"], _timestamp(change.data.get("intent_at"), intent["at"])
+            )
+            found = self.find_created(prospect, since=began - LOOKBACK)
             if found is not None:
                 log.info(
                     "Found ClearCare patient %s of agency %s, made by a create whose "
@@ -265,6 +281,17 @@ class PatientWriter:
         if not candidates:
             return None
         return max(candidates, key=lambda i: (len(i), i))
+
+
+def _timestamp(value: Any, default: float) -> float:
+    """Return an ISO time (such as the engine's ``intent_at``) in seconds."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return default
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def _identity(prospect: Prospect) -> str:

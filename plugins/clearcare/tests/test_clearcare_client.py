@@ -250,19 +250,48 @@ def test_timeout_is_reported_as_retryable(client, control):
 
 
 def test_limiter_holds_each_key_to_its_rate():
-    waited = []
-    limiter = WindowLimiter(
-        per_second=3, sleep=lambda s: (waited.append(s), time.sleep(s))
-    )
+    limiter = WindowLimiter(per_second=3)
 
-    started = time.monotonic()
-    for _ in range(4):
-        limiter.acquire("agency-a")
-    limiter.acquire("agency-b")
-    elapsed = time.monotonic() - started
+    waits = [limiter.acquire("agency-a") for _ in range(4)]
 
-    assert waited
-    assert 0.5 < elapsed < 3
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert 0 < waits[3] <= 1.0
+    assert limiter.acquire("agency-b") == 0.0
+
+
+def test_limiter_pause_holds_a_key(clock):
+    limiter = WindowLimiter(per_second=3, clock=clock)
+
+    limiter.pause("agency-a", 30)
+
+    assert limiter.acquire("agency-a") == 30
+    clock.advance(31)
+    assert limiter.acquire("agency-a") == 0.0
+
+
+def test_client_waits_its_turn(app_ctx, account, clock):
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    root, token_url = endpoints()
+    with ConnectAPI(
+        root,
+        token_url,
+        account["client_id"],
+        account["client_secret"],
+        account["agency_id"],
+        limiter=WindowLimiter(per_second=2),
+        clock=clock,
+        sleep=sleep,
+    ) as client:
+        client.organizations()
+        client.organizations()
+
+    assert waits
+    assert 0 < sum(waits) <= 1.1
 
 
 def test_a_second_401_is_reported_after_one_new_token(client, control, account):
