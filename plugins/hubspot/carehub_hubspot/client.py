@@ -109,7 +109,7 @@ class HubSpotClient:
             else:
                 self._observe_limits(response)
                 if response.status_code < 400:
-                    return response.json() if response.content else None
+                    return self._json(response, what)
                 error = translate(response, what)
                 if response.status_code == 429:
                     rate_waits += 1
@@ -131,6 +131,18 @@ class HubSpotClient:
                 wait,
             )
             self.rt.sleep(wait)
+
+    def _json(self, response: requests.Response, what: str) -> Any:
+        """Return an answer's JSON, or None when it has no body."""
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise RemoteError(
+                f"HubSpot answered {response.status_code} while {what}, but not with "
+                "JSON. Check that HUB_HUBSPOT_BASE_URL points at HubSpot's API."
+            ) from None
 
     def _wait_for_budget(self, limiter) -> None:
         while (wait := limiter.acquire(self.limiter_key)) > 0:

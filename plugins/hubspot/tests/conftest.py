@@ -146,7 +146,7 @@ SANDBOX_PATH = "/_sandbox/hubspot"
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
+def hub_app(tmp_path_factory):
     """Serve the hub with the HubSpot connector and its sandbox for a test module."""
     tmp = tmp_path_factory.mktemp("hub")
 
@@ -314,12 +314,12 @@ class World:
 
 
 @pytest.fixture
-def world(hub):
+def world(hub_app):
     """Return the module's hub and sandbox, on a fake clock set to the sandbox's."""
-    now_ms = SandboxControl(hub.config["HUB_SERVED_URL"] + SANDBOX_PATH)
+    now_ms = SandboxControl(hub_app.config["HUB_SERVED_URL"] + SANDBOX_PATH)
     with now_ms.session:
         now = now_ms.session.get(now_ms.base_url + "/_control/clock", timeout=10)
     clock = FakeClock(start=now.json()["now_ms"] / 1000)
-    world = World(hub, clock)
+    world = World(hub_app, clock)
     yield world
     world.close()

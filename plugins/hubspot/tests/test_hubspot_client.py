@@ -276,3 +276,21 @@ def test_connect_explains_an_unreachable_hubspot(make_client):
 
     assert "could not reach HubSpot" in caught.value.message
     assert "HUB_HUBSPOT_BASE_URL" in caught.value.message
+
+
+def test_an_answer_that_is_not_json_names_the_base_url(make_client):
+    from flask import Flask
+
+    from hub.testing.server import serve
+
+    def make(url):
+        app = Flask("not-hubspot")
+        app.add_url_rule("/<path:anything>", view_func=lambda anything: "<html>")
+        return app
+
+    with serve(make) as app:
+        client = make_client(app.config["HUB_SERVED_URL"])
+        with pytest.raises(RemoteError) as caught:
+            client.get(CONTACTS, what="listing contacts")
+
+    assert "HUB_HUBSPOT_BASE_URL" in caught.value.message
