@@ -100,12 +100,28 @@ def location_id(agency, location: str | None) -> str | None:
     if not location:
         return None
     for known in agency.locations:
-        if (
-            location in (known.remote_id,)
-            or location.casefold() == known.name.casefold()
-        ):
+        if location == known.remote_id or location.casefold() == known.name.casefold():
             return known.remote_id
     return str(location)
+
+
+def in_scope(prospect: Prospect, change: Change) -> Prospect:
+    """Return the prospect with only the values the change is about.
+
+    The engine names them in ``data["changed"]``; a status change without that list
+    is about the status alone. Values left out become None, which writes nothing,
+    so an edit made in ClearCare meanwhile to another field is not undone.
+    """
+    names = change.data.get("changed")
+    if names is None and change.kind == ChangeKind.STATUS_CHANGED:
+        names = ["status"]
+    if not isinstance(names, list | tuple):
+        return prospect
+
+    return prospect.replace(
+        **{name: None for name in PROSPECT_FIELDS if name not in names},
+        status=prospect.status if "status" in names else None,
+    )
 
 
 def with_agency_tag(body: dict[str, Any], agency_id: str) -> dict[str, Any]:
@@ -193,10 +209,11 @@ class PatientWriter:
                 "gone. Link the person to another patient, or create it again."
             ) from None
 
+        scoped = in_scope(prospect, change)
         tags = wanted_tags(
-            self.agency, self.connection, prospect, self.statuses, creating=False
+            self.agency, self.connection, scoped, self.statuses, creating=False
         )
-        body = changed_fields(current, prospect, tags)
+        body = changed_fields(current, scoped, tags)
         if change.kind == ChangeKind.DEACTIVATED and current.get("active", True):
             body["active"] = False
         if not body:

@@ -81,6 +81,22 @@ def test_create_tags_the_only_location(connectors, agency, connection):
     assert read(connectors, connection, applied.remote_ids["patient"]).location == "42"
 
 
+def test_location_given_by_name_is_written_as_its_id(connectors, agency, connection):
+    from hub.models import Location
+
+    agency.locations.extend(
+        [
+            Location(remote_id="42", name="Main Office"),
+            Location(remote_id="43", name="North"),
+        ]
+    )
+    db.session.commit()
+
+    applied = create(connectors, agency, connection, MARGARET.replace(location="north"))
+
+    assert read(connectors, connection, applied.remote_ids["patient"]).location == "43"
+
+
 def test_update_sends_only_what_changed(
     connectors, agency, connection, control, account
 ):
@@ -139,6 +155,29 @@ def test_prospect_moves_through_all_twelve_statuses(connectors, agency, connecti
             assert back.is_client is True
 
     assert seen == list(ProspectStatus)
+
+
+def test_only_the_fields_a_change_names_are_written(connectors, agency, connection):
+    patient_id = create(connectors, agency, connection).remote_ids["patient"]
+    stale = MARGARET.replace(city="Old Town", status=ProspectStatus.NEEDS_CONTRACT)
+
+    connectors.apply_change(
+        "clearcare",
+        agency,
+        connection,
+        Change(
+            kind=ChangeKind.UPDATED,
+            prospect=stale.replace(email="only@example.com"),
+            remote_ids={"patient": patient_id},
+            data={"changed": ["email"]},
+        ),
+    )
+    change(connectors, agency, connection, patient_id, stale, ChangeKind.STATUS_CHANGED)
+
+    prospect = read(connectors, connection, patient_id)
+    assert prospect.email == "only@example.com"
+    assert prospect.city == "Colorado Springs"
+    assert prospect.status is ProspectStatus.NEEDS_CONTRACT
 
 
 def test_unconfirmed_collect_payment_is_not_written(
