@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from marshmallow import fields as marshmallow_fields
 
 from hub.canonical import ConnectorInfo, Role
 from hub.errors import HubError
@@ -30,6 +31,8 @@ class Field:
     label: str
     secret: bool
     required: bool
+    #: How the form asks for it: ``text``, ``number`` or ``checkbox``.
+    kind: str = "text"
 
 
 def connectors():
@@ -57,10 +60,19 @@ def form_fields(info: ConnectorInfo) -> list[Field]:
             label=field.metadata.get("label") or name.replace("_", " ").capitalize(),
             secret=bool(field.metadata.get("secret")),
             required=bool(field.required),
+            kind=_kind(field),
         )
         for name, field in schema.fields.items()
         if not field.dump_only
     ]
+
+
+def _kind(field) -> str:
+    if isinstance(field, marshmallow_fields.Boolean):
+        return "checkbox"
+    if isinstance(field, marshmallow_fields.Number):
+        return "number"
+    return "text"
 
 
 def primary_secret(info: ConnectorInfo, connection: Connection | None) -> str | None:
@@ -92,15 +104,21 @@ def field_errors(
 
 
 def read_form(info: ConnectorInfo, form) -> dict[str, Any]:
-    """Return the connector's settings as the form gave them, trimmed."""
-    raw = {}
-    for field in form_fields(info):
-        value = form.get(field.name, "")
-        raw[field.name] = value if field.secret else value.strip()
-    # An optional field left empty means no value, not an empty one.
-    required = {f.name for f in form_fields(info) if f.required}
+    """Return the connector's settings as the form gave them, trimmed.
 
-    return {k: (None if v == "" and k not in required else v) for k, v in raw.items()}
+    An optional field left empty is left out, so the connector's default applies.
+    """
+    raw: dict[str, Any] = {}
+    for field in form_fields(info):
+        if field.kind == "checkbox":
+            raw[field.name] = form.get(field.name) == "yes"
+            continue
+        value = form.get(field.name, "")
+        value = value if field.secret else value.strip()
+        if value or field.required:
+            raw[field.name] = value
+
+    return raw
 
 
 def connect(agency: Agency, info: ConnectorInfo, raw: dict[str, Any]) -> Connection:

@@ -108,8 +108,13 @@ def step_done(agency: Agency, step: WizardStep) -> bool:
 
 
 def first_open_step(agency: Agency) -> WizardStep:
-    """Return the first wizard page not completed yet, or the last page."""
+    """Return the first wizard page not completed yet, or the last page.
+
+    An agency that has not agreed yet starts at the overview.
+    """
     steps = wizard_steps()
+    if not setup_state(agency).get("agreed_at"):
+        return steps[0]
     for step in steps:
         if not step_done(agency, step):
             return step
