@@ -10,9 +10,15 @@ from carehub_hubspot.sandbox import definitions, links, records, routing, state,
 from carehub_hubspot.sandbox.errors import ApiError
 from carehub_hubspot.sandbox.objects import _inputs, json_body
 
+V3 = "/crm/v3/associations/<from_type>/<to_type>/batch"
+
 
 def register(bp: Blueprint) -> None:
-    """Add the associations endpoints under both path families."""
+    """Add the associations endpoints: the v4 shape under both path families, and
+    the older v3 shape under ``/crm/v3/associations``."""
+    bp.add_url_rule(f"{V3}/create", view_func=v3_create, methods=["POST"])
+    bp.add_url_rule(f"{V3}/read", view_func=v3_read, methods=["POST"])
+    bp.add_url_rule(f"{V3}/archive", view_func=v3_archive, methods=["POST"])
     routing.add(
         bp,
         "associations",
@@ -202,3 +208,85 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _v3_pairs(pair: tuple[str, str], inputs: list) -> list[tuple[str, str, Any]]:
+    label = links.LABELS[pair]
+    found = []
+    for item in inputs:
+        kind = (item or {}).get("type")
+        if kind not in (None, label):
+            raise ApiError(400, f"{kind} is not a valid association type; use {label}.")
+        found.append((_object_id(item, "from"), _object_id(item, "to"), item))
+
+    return found
+
+
+def v3_create(from_type: str, to_type: str):
+    """Associate pairs of records, v3 shape: ``{"from", "to", "type"}``."""
+    pair = _pair(from_type, to_type)
+    inputs = _inputs(json_body())
+    portal = state.portal()
+    results, errors = [], []
+    with state.tx() as conn:
+        started = store.iso(store.now(conn))
+        for from_id, to_id, _item in _v3_pairs(pair, inputs):
+            missing = [
+                object_id
+                for object_type, object_id in ((pair[0], from_id), (pair[1], to_id))
+                if records.load(conn, portal["id"], object_type, object_id) is None
+            ]
+            if missing:
+                message = "No records with ids " + ", ".join(missing)
+                errors.append(_error(404, "OBJECT_NOT_FOUND", message, missing))
+                continue
+            links.link(conn, portal["id"], pair[0], int(from_id), pair[1], int(to_id))
+            results.append(
+                {
+                    "from": {"id": from_id},
+                    "to": {"id": to_id},
+                    "type": links.LABELS[pair],
+                }
+            )
+
+    return _answer(started, results, errors, 201)
+
+
+def v3_read(from_type: str, to_type: str):
+    """Answer the records associated with each given record, v3 shape."""
+    pair = _pair(from_type, to_type)
+    inputs = _inputs(json_body())
+    portal = state.portal()
+    results = []
+    with state.tx() as conn:
+        started = store.iso(store.now(conn))
+        for item in inputs:
+            from_id = str((item or {}).get("id", ""))
+            if records.load(conn, portal["id"], pair[0], from_id) is None:
+                continue
+            targets = links.targets(conn, portal["id"], pair[0], int(from_id), pair[1])
+            if targets:
+                label = links.LABELS[pair]
+                results.append(
+                    {
+                        "from": {"id": from_id},
+                        "to": [{"id": str(t), "type": label} for t in targets],
+                    }
+                )
+
+    return _answer(started, results, [], 200)
+
+
+def v3_archive(from_type: str, to_type: str):
+    """Remove associations between pairs of records, v3 shape; answer 204."""
+    pair = _pair(from_type, to_type)
+    inputs = _inputs(json_body())
+    portal = state.portal()
+    with state.tx() as conn:
+        for from_id, to_id, _item in _v3_pairs(pair, inputs):
+            if from_id.isdigit() and to_id.isdigit():
+                links.unlink(
+                    conn, portal["id"], pair[0], int(from_id), pair[1], int(to_id)
+                )
+
+    return "", 204

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +37,10 @@ def register(bp: Blueprint) -> None:
     bp.add_url_rule("/_control/app_secret", view_func=app_secret, methods=["POST"])
     bp.add_url_rule("/_control/rotate_token", view_func=rotate_token, methods=["POST"])
     bp.add_url_rule("/_control/deliveries", view_func=deliveries, methods=["GET"])
+    bp.add_url_rule(
+        "/_control/required_properties", view_func=required_properties, methods=["POST"]
+    )
+    bp.add_url_rule("/_control/search_lag", view_func=search_lag, methods=["POST"])
 
 
 def reset():
@@ -204,3 +209,29 @@ def deliveries():
         row.pop("auth")
 
     return jsonify({"results": rows})
+
+
+def required_properties():
+    """Mark properties "required on create", as a portal admin would."""
+    body = _body()
+    names = body.get("properties")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ApiError(400, "'properties' must be a list of property names.")
+    object_type = definitions.object_type(str(body.get("object_type") or "contacts"))
+    with state.tx() as conn:
+        portal = accounts.find(conn, body)
+        key = f"required:{portal['id']}:{object_type}"
+        store.set_value(conn, key, json.dumps(names))
+
+    return jsonify({"object_type": object_type, "properties": names})
+
+
+def search_lag():
+    """Set how many seconds (on the sandbox clock) new records stay out of search."""
+    seconds = _body().get("seconds")
+    if not isinstance(seconds, int | float) or seconds < 0:
+        raise ApiError(400, "'seconds' must be a number, zero or more.")
+    with state.tx() as conn:
+        store.set_value(conn, "search_lag", repr(float(seconds)))
+
+    return jsonify({"seconds": seconds})

@@ -107,7 +107,7 @@ def create_record(object_type: str):
     body = json_body()
     portal = state.portal()
     with state.tx() as conn:
-        record = records.create(conn, portal, object_type, body)
+        record = records.create(conn, portal, object_type, body, routing.date_based())
         enrollment.after_write(conn, portal, object_type, record, None)
         shown = records.show(conn, record, list(record["properties"]))
     state.wake_sender()
@@ -316,7 +316,7 @@ def _batch_write(object_type: str, write_one, ok_status: int):
 
 
 def _create_one(conn, portal: dict, object_type: str, item: dict) -> dict:
-    record = records.create(conn, portal, object_type, item)
+    record = records.create(conn, portal, object_type, item, routing.date_based())
     enrollment.after_write(conn, portal, object_type, record, None)
 
     return records.show(conn, record, list(record["properties"]))
@@ -347,7 +347,9 @@ def _upsert_one(conn, portal: dict, object_type: str, item: dict) -> dict:
     if record is None:
         if id_property != "hs_object_id":
             properties[id_property] = key
-        record = records.create(conn, portal, object_type, {"properties": properties})
+        record = records.create(
+            conn, portal, object_type, {"properties": properties}, routing.date_based()
+        )
         enrollment.after_write(conn, portal, object_type, record, None)
         new = True
     else:

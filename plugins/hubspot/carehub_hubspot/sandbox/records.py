@@ -128,14 +128,44 @@ def resolve(
     return load(conn, portal_id, object_type, key)
 
 
-def create(conn: sa.Connection, portal: dict, object_type: str, body: dict) -> dict:
-    """Create a record from a create body; return it."""
+def required_on_create(conn: sa.Connection, portal_id: int, object_type: str) -> list:
+    """Return the properties a portal's admin made required on create."""
+    return json.loads(
+        store.get_value(conn, f"required:{portal_id}:{object_type}", "[]")
+    )
+
+
+def create(
+    conn: sa.Connection,
+    portal: dict,
+    object_type: str,
+    body: dict,
+    enforce_required: bool = False,
+) -> dict:
+    """Create a record from a create body; return it.
+
+    :param enforce_required: apply the admin's "required on create" rules, as
+        the date-based API versions do.
+    """
     given = body.get("properties") or {}
     if not isinstance(given, dict):
         raise ApiError(400, "'properties' must be an object of property values.")
     now = store.now(conn)
     props = definitions.properties(conn, portal["id"], object_type)
     clean = values.check(conn, portal["id"], object_type, props, given, None)
+    if enforce_required:
+        missing = [
+            name
+            for name in required_on_create(conn, portal["id"], object_type)
+            if clean.get(name) in (None, "")
+        ]
+        if missing:
+            raise values.invalid_values(
+                [
+                    values.problem(name, "REQUIRED_PROPERTY", f"{name} is required.")
+                    for name in missing
+                ]
+            )
     if object_type == "deals":
         values.place_deal(conn, portal["id"], clean, None)
     planned = _planned_associations(conn, portal["id"], object_type, body)

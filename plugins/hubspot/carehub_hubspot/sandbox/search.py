@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from carehub_hubspot.sandbox import definitions, records, routing, state, values
+from carehub_hubspot.sandbox import definitions, records, routing, state, store, values
 from carehub_hubspot.sandbox.errors import ApiError
 from carehub_hubspot.sandbox.objects import json_body
 
@@ -48,10 +48,14 @@ def search_records(object_type: str):
     portal = state.portal()
     with state.tx() as conn:
         props = definitions.properties(conn, portal["id"], object_type)
+        indexed_until = store.now(conn) - float(
+            store.get_value(conn, "search_lag", "0")
+        )
         found = [
             record
             for record in records.live(conn, portal["id"], object_type)
-            if _matches_any(record["properties"], groups, props)
+            if record["created_at"] <= indexed_until
+            and _matches_any(record["properties"], groups, props)
             and _matches_query(record["properties"], body.get("query"), object_type)
         ]
         for name, descending in reversed(_sorts(body.get("sorts") or [])):

@@ -110,8 +110,10 @@ class Sender:
         return dict(row._mapping), secret, now
 
     def _attempt(self, delivery: dict, secret: str | None, now: float) -> None:
-        body = delivery["body"].encode()
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        body = b"" if delivery["method"] == "GET" else delivery["body"].encode()
+        headers = {"User-Agent": USER_AGENT}
+        if body:
+            headers["Content-Type"] = "application/json"
         if secret:
             headers.update(
                 signatures.headers(

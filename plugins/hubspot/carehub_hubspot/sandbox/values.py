@@ -31,14 +31,14 @@ def check(
         definition = props.get(name)
         if definition is None:
             problems.append(
-                _problem(
+                problem(
                     name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'
                 )
             )
             continue
         if definition["modificationMetadata"].get("readOnlyValue"):
             problems.append(
-                _problem(
+                problem(
                     name,
                     "READ_ONLY_VALUE",
                     f'"{name}" is a read only property; its value cannot be set.',
@@ -48,7 +48,7 @@ def check(
         try:
             clean[name] = normalize(definition, raw)
         except ValueError as exc:
-            problems.append(_problem(name, exc.args[1], exc.args[0]))
+            problems.append(problem(name, exc.args[1], exc.args[0]))
     if problems:
         raise invalid_values(problems)
 
@@ -63,11 +63,11 @@ def invalid_values(problems: list[dict]) -> ApiError:
         + json.dumps(problems, separators=(",", ":")),
         errors=[
             {
-                "message": problem["message"],
-                "code": problem["error"],
-                "context": {"propertyName": [problem["name"]]},
+                "message": item["message"],
+                "code": item["error"],
+                "context": {"propertyName": [item["name"]]},
             }
-            for problem in problems
+            for item in problems
         ],
     )
 
@@ -141,7 +141,7 @@ def place_deal(
     if pipeline is None:
         raise invalid_values(
             [
-                _problem(
+                problem(
                     "pipeline",
                     "INVALID_OPTION",
                     f"{pipeline_id} is not a valid pipeline.",
@@ -155,7 +155,7 @@ def place_deal(
     if stage and stage not in stage_ids:
         raise invalid_values(
             [
-                _problem(
+                problem(
                     "dealstage",
                     "INVALID_OPTION",
                     f"{stage} is not a valid deal stage of pipeline {pipeline_id}: "
@@ -182,7 +182,8 @@ def _moment(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _problem(name: str, error: str, message: str) -> dict[str, Any]:
+def problem(name: str, error: str, message: str) -> dict[str, Any]:
+    """Return one entry of HubSpot's list of invalid property values."""
     return {
         "isValid": False,
         "message": message,

@@ -100,3 +100,39 @@ def test_archived_records_drop_out_of_associations(portal):
     )
 
     assert "associations" not in read.json()
+
+
+def test_the_v3_shape_creates_reads_and_archives(portal):
+    contact = _make(portal, "contacts", {"firstname": "Vee"})
+    deal = _make(portal, "deals", {"dealname": "Three"})
+    pair = {"from": {"id": contact}, "to": {"id": deal}, "type": "contact_to_deal"}
+
+    created = portal.post(
+        "/crm/v3/associations/contacts/deals/batch/create", json={"inputs": [pair]}
+    )
+    read = portal.post(
+        "/crm/v3/associations/deals/contacts/batch/read",
+        json={"inputs": [{"id": deal}]},
+    )
+    wrong = portal.post(
+        "/crm/v3/associations/contacts/deals/batch/create",
+        json={"inputs": [{**pair, "type": "deal_to_contact"}]},
+    )
+    archived = portal.post(
+        "/crm/v3/associations/contacts/deals/batch/archive", json={"inputs": [pair]}
+    )
+
+    assert created.status_code == 201
+    assert read.json()["results"][0]["to"] == [
+        {"id": contact, "type": "deal_to_contact"}
+    ]
+    assert wrong.status_code == 400
+    assert archived.status_code == 204
+    assert not _targets(portal, deal)
+
+
+def _targets(portal, deal):
+    read = portal.get(
+        f"/crm/v3/objects/deals/{deal}", params={"associations": "contacts"}
+    )
+    return read.json().get("associations")

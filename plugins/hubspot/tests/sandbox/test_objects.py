@@ -308,3 +308,25 @@ def test_an_unknown_object_type_is_refused(portal):
 
     assert response.status_code == 400
     assert "spaceships" in response.json()["message"]
+
+
+def test_required_on_create_is_enforced_from_2026_09_only(portal, sandbox):
+    sandbox.control.verb(
+        "required_properties",
+        {
+            "account": portal.account["account"],
+            "object_type": "contacts",
+            "properties": ["lastname"],
+        },
+    )
+
+    dated = portal.post(CONTACTS[1], json={"properties": {"firstname": "A"}})
+    older = portal.post(CONTACTS[0], json={"properties": {"firstname": "A"}})
+    complete = portal.post(
+        CONTACTS[1], json={"properties": {"firstname": "A", "lastname": "B"}}
+    )
+
+    assert dated.status_code == 400
+    assert "REQUIRED_PROPERTY" in dated.json()["message"]
+    assert older.status_code == 201
+    assert complete.status_code == 201

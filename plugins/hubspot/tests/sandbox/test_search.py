@@ -176,3 +176,15 @@ def test_a_bad_operator_is_refused(portal):
     )
 
     assert response.status_code == 400
+
+
+def test_new_records_reach_search_after_the_index_lag(portal, sandbox):
+    sandbox.control.verb("search_lag", {"seconds": 5})
+    ids = _contacts(portal, {"firstname": "Late"})
+
+    before = portal.post(SEARCH, json={})
+    sandbox.control.advance_clock(6)
+    after = portal.post(SEARCH, json={})
+
+    assert before.json()["total"] == 0
+    assert _ids(after) == ids

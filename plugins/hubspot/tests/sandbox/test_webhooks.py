@@ -403,3 +403,34 @@ def test_v3_signs_the_uri_with_the_listed_escapes_decoded():
 
     assert escaped_uri == "https://h/p?a=b:c"
     assert signatures.v3("s", "POST", escaped_uri, b"{}", "1") == plain
+
+
+def test_an_unreachable_target_is_retried_like_a_5xx(
+    make_flow, portal, sandbox, target
+):
+    flow = make_flow(isEnabled=True)
+    flow["actions"][0]["webhookUrl"] = "http://127.0.0.1:9/nobody-listens"
+    portal.post("/automation/v4/flows", json=flow)
+
+    portal.post("/crm/v3/objects/contacts", json={"properties": {}})
+    [row] = sandbox.wait_for(
+        lambda: [r for r in sandbox.deliveries(portal) if r["attempts"]]
+    )
+
+    assert row["state"] == "pending"
+    assert row["attempts"][0]["status"] is None
+    assert row["attempts"][0]["error"] == "ConnectionError"
+
+
+def test_a_get_webhook_sends_no_body(make_flow, portal, sandbox, target):
+    flow = make_flow(isEnabled=True)
+    flow["actions"][0].update(method="GET", webhookUrl=target.url)
+    del flow["actions"][0]["authSettings"]
+    portal.post("/automation/v4/flows", json=flow)
+
+    created = portal.post("/crm/v3/objects/contacts", json={"properties": {}}).json()
+    sandbox.wait_for(lambda: target.requests)
+
+    assert target.requests[0]["method"] == "GET"
+    assert target.requests[0]["body"] == b""
+    assert target.requests[0]["args"] == {"objectId": created["id"]}
