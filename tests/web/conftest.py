@@ -189,10 +189,14 @@ class Browser:
     def __init__(self, client) -> None:
         self.client = client
         self.pages: list[str] = []
+        self._token: str | None = None
 
     def token(self) -> str:
-        page = self.client.get("/signin").get_data(as_text=True)
-        return TOKEN.search(page).group(1)
+        """Return a CSRF token of the session, read from a page once per session."""
+        if self._token is None:
+            page = self.client.get("/signin").get_data(as_text=True)
+            self._token = TOKEN.search(page).group(1)
+        return self._token
 
     def get(self, url: str, **kwargs):
         answer = self.client.get(url, **kwargs)
@@ -202,6 +206,9 @@ class Browser:
     def post(self, url: str, data: dict | None = None, **kwargs):
         form = {"csrf_token": self.token(), **(data or {})}
         answer = self.client.post(url, data=form, **kwargs)
+        if url in ("/signin", "/signout"):
+            # Both start a new session, and with it a new token.
+            self._token = None
         self.pages.append(answer.get_data(as_text=True))
         return answer
 
