@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from flask import current_app
 
@@ -22,6 +23,11 @@ TOKEN_SETTING = "HUB_CLEARCARE_TOKEN_URL"
 TIMEOUT_SETTING = "HUB_CLEARCARE_TIMEOUT"
 #: Requests a second the hub allows itself per agency; ClearCare asks for 100 at most.
 RATE_SETTING = "HUB_CLEARCARE_RATE"
+
+
+def segment(value: str) -> str:
+    """Return an id made safe to put in a path."""
+    return quote(str(value), safe="")
 
 
 class ConnectAPI(ClearCareClient):
@@ -56,7 +62,7 @@ class ConnectAPI(ClearCareClient):
         """
         return self.request(
             "GET",
-            f"/v1/patients/{patient_id}/",
+            f"/v1/patients/{segment(patient_id)}/",
             operation=f"reading patient {patient_id}",
         )
 
@@ -71,7 +77,7 @@ class ConnectAPI(ClearCareClient):
         """Change only the fields given of one patient."""
         self.request(
             "PUT",
-            f"/v1/patients/{patient_id}/",
+            f"/v1/patients/{segment(patient_id)}/",
             operation=f"updating patient {patient_id}",
             json=fields,
         )
@@ -107,7 +113,7 @@ class ConnectAPI(ClearCareClient):
         with contextlib.suppress(NotFound):
             self.request(
                 "DELETE",
-                f"/v1/subscriptions/{subscription_id}/",
+                f"/v1/subscriptions/{segment(subscription_id)}/",
                 operation=f"deleting subscription {subscription_id}",
             )
 

@@ -52,14 +52,17 @@ def parse_delivery(connection, inbound: Inbound) -> list[Change]:
     patient_id = body.get("id") if isinstance(body, dict) else None
     if isinstance(patient_id, bool) or not isinstance(patient_id, int | str):
         raise MalformedEvent("The webhook's body does not name a patient id.")
-    if body.get("resourceType", "Patient") != "Patient" or not str(patient_id).strip():
+    if body.get("resourceType", "Patient") != "Patient":
         raise MalformedEvent("The webhook's body does not name a Patient.")
+    patient_id = str(patient_id).strip()
+    if not patient_id.isascii() or not patient_id.isdigit() or len(patient_id) > 20:
+        raise MalformedEvent("The webhook's patient id is not a ClearCare id.")
     criteria = inbound.query.get("criteria", "")
 
     return [
         Change(
             kind=KINDS.get(criteria, ChangeKind.UPDATED),
-            ref=RecordRef("patient", str(patient_id).strip()),
+            ref=RecordRef("patient", patient_id),
             purpose=inbound.purpose,
             data={"criteria": criteria} if criteria else {},
         )

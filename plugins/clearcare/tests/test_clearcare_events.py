@@ -181,6 +181,8 @@ def test_delivery_with_another_header_is_refused(connectors, agency, connection)
         {"resourceType": "Location", "id": 3},
         [1],
         {"id": True},
+        {"id": "../organizations"},
+        {"id": 1.5},
     ),
 )
 def test_delivery_without_a_patient_is_malformed(connectors, agency, connection, body):
