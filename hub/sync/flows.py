@@ -28,6 +28,7 @@ from hub.errors import HubError, NeedsAttention, RemoteError
 from hub.extensions import db
 from hub.models import Agency, Connection, Event, EventStatus, SyncLink
 from hub.sync import links, people
+from hub.sync.durable import saving_connection_state
 from hub.sync.metrics import ECHOES_DROPPED, REMOTE_CALLS
 
 log = logging.getLogger(__name__)
@@ -122,18 +123,19 @@ class EventSync:
     def apply(self, side: Side, change: Change) -> Applied:
         """Write a change through a connector.
 
-        What the connector recorded on its connection before failing (such as the
-        intent of a create whose answer was lost) is kept, so its retry can look
-        for the record instead of making a second one.
+        What the connector records on its connection meanwhile (such as the
+        intent of a create) is saved at once and kept if the call fails, so a
+        retry can look for the record instead of making a second one.
         """
         try:
-            applied = self._call(
-                side,
-                "apply_change",
-                lambda: self.connectors.apply_change(
-                    side.name, self.agency, side.connection, change
-                ),
-            )
+            with saving_connection_state():
+                applied = self._call(
+                    side,
+                    "apply_change",
+                    lambda: self.connectors.apply_change(
+                        side.name, self.agency, side.connection, change
+                    ),
+                )
         except Exception:
             self.keep_connection_state()
             raise
