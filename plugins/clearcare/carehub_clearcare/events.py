@@ -85,8 +85,18 @@ def changed_since(
     if cursor is None:
         return ChangeBatch(changes=[], cursor=next_cursor)
 
+    try:
+        start = datetime.strptime(cursor, TIME_FORMAT)
+    except (TypeError, ValueError):
+        log.warning(
+            "Ignoring the ClearCare poll cursor %r of agency %s: it is not a time; "
+            "polling starts again from now.",
+            cursor,
+            connection.setting("agency_id"),
+        )
+        return ChangeBatch(changes=[], cursor=next_cursor)
     overlap = int(connection.setting(OVERLAP_SETTING, DEFAULT_OVERLAP) or 0)
-    since = datetime.strptime(cursor, TIME_FORMAT) - timedelta(seconds=overlap)
+    since = start - timedelta(seconds=overlap)
     statuses = StatusTable.for_connection(connection)
     changes = []
     for resource in api.search_patients(updated="ge" + since.strftime(TIME_FORMAT)):

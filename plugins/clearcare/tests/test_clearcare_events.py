@@ -279,3 +279,92 @@ def test_sender_retries_on_the_sandbox_clock(
         wait_for(lambda: len(calls) == 2)
 
     assert calls == ["Bearer s3cret", "Bearer s3cret"]
+
+
+@pytest.fixture
+def receiver():
+    """Serve an endpoint that records each delivery; yield its URL and the list."""
+    calls = []
+
+    def make(url):
+        app = Flask("receiver")
+
+        @app.post("/hook")
+        def hook():
+            calls.append(request.get_json())
+            return "", 204
+
+        return app
+
+    with serve(make) as app:
+        yield app.config["HUB_SERVED_URL"] + "/hook", calls
+
+
+def subscribe(connection, criteria: str, endpoint: str) -> None:
+    with client_for(connection) as api:
+        api.create_subscription(
+            {
+                "resourceType": "Subscription",
+                "status": "active",
+                "criteria": criteria,
+                "channel": {"type": "rest-hook", "endpoint": endpoint},
+                "meta": {
+                    "tag": [
+                        {
+                            "code": "agencyId",
+                            "display": connection.settings["agency_id"],
+                        }
+                    ]
+                },
+            }
+        )
+
+
+@pytest.mark.parametrize(
+    ("criteria", "edit"),
+    (
+        ("patient.name.changed", {"name": [{"family": "Smith", "given": ["Jo"]}]}),
+        ("patient.address.changed", {"address": [{"city": "Denver"}]}),
+        ("patient.telecom.changed", {"telecom": []}),
+        ("patient.deactivated.changed", {"active": False}),
+        (
+            "prospect.status.changed",
+            {"meta": {"tag": [{"code": "status", "display": "20"}]}},
+        ),
+        (
+            "prospect.status.changed",
+            {"meta": {"tag": [{"code": "isClient", "display": "true"}]}},
+        ),
+    ),
+    ids=("name", "address", "telecom", "deactivated", "status", "client"),
+)
+def test_each_kind_of_edit_fires_its_subscription(
+    connectors, agency, connection, receiver, criteria, edit
+):
+    endpoint, calls = receiver
+    subscribe(connection, criteria, endpoint)
+    patient_id = connectors.apply_change(
+        "clearcare",
+        agency,
+        connection,
+        Change(
+            kind=ChangeKind.CREATED,
+            prospect=Prospect(first_name="Jo", last_name="March", phone="3035550100"),
+            link_key="jo",
+        ),
+    ).remote_ids["patient"]
+    agency_tag = {"code": "agencyId", "display": connection.settings["agency_id"]}
+    body = {**edit, "meta": {"tag": [agency_tag, *edit.get("meta", {}).get("tag", [])]}}
+
+    with client_for(connection) as api:
+        api.update_patient(patient_id, body)
+
+    wait_for(lambda: calls)
+    assert calls == [{"resourceType": "Patient", "id": int(patient_id)}]
+
+
+def test_a_cursor_that_is_no_time_restarts_polling(connectors, connection):
+    batch = connectors.fetch_changes("clearcare", connection, "not-a-time")
+
+    assert batch.changes == []
+    assert batch.cursor != "not-a-time"

@@ -26,11 +26,12 @@ STATUSES = {
 PHONE = re.compile(r"[2-9]\d{9}")
 
 #: The events a subscription may name, and the part of a patient each watches.
+#: Converting a prospect to a client counts as a status change.
 WATCHED = {
     "patient.name.changed": lambda r: r.get("name"),
     "patient.address.changed": lambda r: r.get("address"),
     "patient.telecom.changed": lambda r: r.get("telecom"),
-    "prospect.status.changed": lambda r: tag(r, "status"),
+    "prospect.status.changed": lambda r: (tag(r, "status"), is_client(r)),
     "patient.deactivated.changed": lambda r: r.get("active", True),
 }
 CRITERIA = ("patient.created", *WATCHED)
