@@ -13,10 +13,12 @@ from werkzeug.exceptions import HTTPException
 
 from carehub_hubspot.sandbox import (
     associations,
+    batches,
     control,
     errors,
     flows,
     gate,
+    groups,
     objects,
     pipelines,
     properties,
@@ -48,8 +50,10 @@ def create_blueprint(app: Flask) -> Blueprint:
     control.register(bp)
     bp.add_url_rule("/account-info/v3/details", view_func=account_details)
     objects.register(bp)
+    batches.register(bp)
     search.register(bp)
     associations.register(bp)
+    groups.register(bp)
     properties.register(bp)
     pipelines.register(bp)
     flows.register(bp)

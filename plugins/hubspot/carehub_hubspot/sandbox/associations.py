@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
 from carehub_hubspot.sandbox import definitions, links, records, routing, state, store
 from carehub_hubspot.sandbox.errors import ApiError
-from carehub_hubspot.sandbox.objects import _inputs, json_body
+from carehub_hubspot.sandbox.payload import batch_answer, batch_inputs, json_body
 
 V3 = "/crm/v3/associations/<from_type>/<to_type>/batch"
 
@@ -54,7 +54,7 @@ def _object_id(item: Any, side: str) -> str:
 def batch_create(from_type: str, to_type: str):
     """Associate pairs of records; answer 201, or 207 for pairs that failed."""
     pair = _pair(from_type, to_type)
-    inputs = _inputs(json_body())
+    inputs = batch_inputs(json_body())
     portal = state.portal()
     results, errors = [], []
     with state.tx() as conn:
@@ -102,13 +102,13 @@ def batch_create(from_type: str, to_type: str):
                 }
             )
 
-    return _answer(started, results, errors, 201)
+    return batch_answer(started, results, errors, 201)
 
 
 def batch_read(from_type: str, to_type: str):
     """Answer the records associated with each given record."""
     pair = _pair(from_type, to_type)
-    inputs = _inputs(json_body())
+    inputs = batch_inputs(json_body())
     portal = state.portal()
     results, errors = [], []
     type_id = links.TYPE_IDS[pair]
@@ -157,13 +157,13 @@ def batch_read(from_type: str, to_type: str):
                 }
             )
 
-    return _answer(started, results, errors, 200)
+    return batch_answer(started, results, errors, 200)
 
 
 def batch_archive(from_type: str, to_type: str):
     """Remove associations between pairs of records; answer 204."""
     pair = _pair(from_type, to_type)
-    inputs = _inputs(json_body())
+    inputs = batch_inputs(json_body())
     portal = state.portal()
     with state.tx() as conn:
         for item in inputs:
@@ -188,21 +188,6 @@ def _error(status: int, category: str, message: str, ids: list[str]) -> dict:
     }
 
 
-def _answer(started: str, results: list, errors: list, ok_status: int):
-    body: dict[str, Any] = {
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": started,
-        "completedAt": started,
-    }
-    if errors:
-        body["numErrors"] = len(errors)
-        body["errors"] = errors
-        return jsonify(body), 207
-
-    return jsonify(body), ok_status
-
-
 def _int(value: Any) -> int | None:
     try:
         return int(value)
@@ -225,7 +210,7 @@ def _v3_pairs(pair: tuple[str, str], inputs: list) -> list[tuple[str, str, Any]]
 def v3_create(from_type: str, to_type: str):
     """Associate pairs of records, v3 shape: ``{"from", "to", "type"}``."""
     pair = _pair(from_type, to_type)
-    inputs = _inputs(json_body())
+    inputs = batch_inputs(json_body())
     portal = state.portal()
     results, errors = [], []
     with state.tx() as conn:
@@ -249,13 +234,13 @@ def v3_create(from_type: str, to_type: str):
                 }
             )
 
-    return _answer(started, results, errors, 201)
+    return batch_answer(started, results, errors, 201)
 
 
 def v3_read(from_type: str, to_type: str):
     """Answer the records associated with each given record, v3 shape."""
     pair = _pair(from_type, to_type)
-    inputs = _inputs(json_body())
+    inputs = batch_inputs(json_body())
     portal = state.portal()
     results = []
     with state.tx() as conn:
@@ -274,13 +259,13 @@ def v3_read(from_type: str, to_type: str):
                     }
                 )
 
-    return _answer(started, results, [], 200)
+    return batch_answer(started, results, [], 200)
 
 
 def v3_archive(from_type: str, to_type: str):
     """Remove associations between pairs of records, v3 shape; answer 204."""
     pair = _pair(from_type, to_type)
-    inputs = _inputs(json_body())
+    inputs = batch_inputs(json_body())
     portal = state.portal()
     with state.tx() as conn:
         for from_id, to_id, _item in _v3_pairs(pair, inputs):

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from carehub_hubspot.sandbox import definitions, links, store
+from carehub_hubspot.sandbox import bodies, definitions, store
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +160,7 @@ def _enroll(
             )
         )
 
-    body = json.dumps(webhook_body(conn, portal, object_type, record))
+    body = json.dumps(bodies.webhook_body(conn, portal, object_type, record))
     for action in _chain(flow):
         if action.get("type") != "WEBHOOK":
             continue
@@ -218,105 +217,3 @@ def _url(action: dict, held: dict) -> str:
         return url
 
     return url + ("&" if "?" in url else "?") + urlencode(pairs)
-
-
-def webhook_body(
-    conn: sa.Connection, portal: dict, object_type: str, record: dict
-) -> dict[str, Any]:
-    """Return the body a workflow webhook sends: the legacy contact profile for a
-    contact, the deal with its current values for a deal."""
-    if object_type == "contacts":
-        return _contact_profile(portal, record)
-    contacts = links.targets(conn, portal["id"], "deals", record["id"], "contacts")
-    history = record["history"]
-
-    return {
-        "portalId": portal["id"],
-        "objectType": "DEAL",
-        "objectId": record["id"],
-        "dealId": record["id"],
-        "isDeleted": False,
-        "associations": {
-            "associatedVids": contacts,
-            "associatedCompanyIds": [],
-            "associatedDealIds": [],
-        },
-        "properties": {
-            name: {
-                "value": value,
-                "timestamp": _latest(history, name, record),
-                "source": "API",
-                "sourceId": None,
-            }
-            for name, value in record["properties"].items()
-        },
-        "imports": [],
-        "stateChanges": [],
-    }
-
-
-def _latest(history: dict, name: str, record: dict) -> int:
-    versions = history.get(name) or []
-    if versions:
-        return versions[0]["timestamp"]
-
-    return store.millis(record["updated_at"])
-
-
-def _contact_profile(portal: dict, record: dict) -> dict[str, Any]:
-    vid = record["id"]
-    held = record["properties"]
-    history = record["history"]
-    properties = {}
-    for name, value in held.items():
-        versions = history.get(name) or [
-            {"value": value, "timestamp": store.millis(record["updated_at"])}
-        ]
-        properties[name] = {
-            "value": value,
-            "versions": [
-                {
-                    "value": version["value"],
-                    "source-type": "API",
-                    "source-id": None,
-                    "source-label": None,
-                    "timestamp": version["timestamp"],
-                    "selected": False,
-                }
-                for version in versions
-            ],
-        }
-    identities = []
-    created = store.millis(record["created_at"])
-    if held.get("email"):
-        identities.append(
-            {
-                "type": "EMAIL",
-                "value": held["email"],
-                "timestamp": created,
-                "is-primary": True,
-            }
-        )
-    identities.append(
-        {"type": "LEAD_GUID", "value": f"{portal['id']}-{vid}", "timestamp": created}
-    )
-
-    return {
-        "vid": vid,
-        "canonical-vid": vid,
-        "merged-vids": [],
-        "portal-id": portal["id"],
-        "is-contact": True,
-        "properties": properties,
-        "form-submissions": [],
-        "list-memberships": [],
-        "identity-profiles": [
-            {
-                "vid": vid,
-                "saved-at-timestamp": store.millis(record["updated_at"]),
-                "deleted-changed-timestamp": 0,
-                "identities": identities,
-            }
-        ],
-        "merge-audits": [],
-    }

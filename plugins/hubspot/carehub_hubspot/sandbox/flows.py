@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify
 
 from carehub_hubspot.sandbox import definitions, routing, state, store
 from carehub_hubspot.sandbox.errors import ApiError
-from carehub_hubspot.sandbox.objects import _inputs, json_body
+from carehub_hubspot.sandbox.payload import batch_inputs, json_body
 
 FLOW_TYPES = {"CONTACT_FLOW": {"0-1"}, "PLATFORM_FLOW": {"0-3"}}
 COMMON = {
@@ -87,7 +87,7 @@ def read_flow(flow_id: str):
 def batch_read():
     """Answer several flows by id."""
     _professional()
-    inputs = _inputs(json_body())
+    inputs = batch_inputs(json_body())
     with state.tx() as conn:
         portal_id = state.portal()["id"]
         found = [

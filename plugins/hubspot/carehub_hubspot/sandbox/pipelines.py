@@ -16,7 +16,7 @@ from carehub_hubspot.sandbox import (
     store,
 )
 from carehub_hubspot.sandbox.errors import ApiError
-from carehub_hubspot.sandbox.objects import json_body
+from carehub_hubspot.sandbox.payload import json_body
 
 
 def register(bp: Blueprint) -> None:

@@ -6,9 +6,17 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from carehub_hubspot.sandbox import definitions, records, routing, state, store, values
+from carehub_hubspot.sandbox import (
+    definitions,
+    records,
+    routing,
+    shapes,
+    state,
+    store,
+    values,
+)
 from carehub_hubspot.sandbox.errors import ApiError
-from carehub_hubspot.sandbox.objects import json_body
+from carehub_hubspot.sandbox.payload import json_body
 
 MAX_LIMIT = 200
 MAX_RESULTS = 10_000
@@ -64,7 +72,7 @@ def search_records(object_type: str):
                 reverse=descending,
             )
         page = found[offset : offset + limit]
-        results = [records.show(conn, r, body.get("properties")) for r in page]
+        results = [shapes.show(conn, r, body.get("properties")) for r in page]
     answer: dict[str, Any] = {"total": len(found), "results": results}
     if offset + limit < len(found) and limit:
         answer["paging"] = {"next": {"after": str(offset + limit)}}
