@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from carehub_hubspot import apply, changes, events, provisioning, records, signatures
 from carehub_hubspot import connect as connecting
@@ -26,7 +26,17 @@ class HubSpotSettings(Schema):
             "help": "A Service Key or a private-app token; it replaced the API key.",
         },
     )
-    app_id = fields.String(load_default=None, metadata={"label": "HubSpot app id"})
+    app_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^\d+$", error="The HubSpot app id is a number, such as 1234567."
+        ),
+        metadata={
+            "label": "HubSpot app id",
+            "help": "Optional: with its client secret, webhooks are signed.",
+        },
+    )
     client_secret = fields.String(
         load_default=None,
         metadata={"secret": True, "label": "HubSpot app client secret"},

@@ -471,3 +471,74 @@ def test_an_oauth_access_token_is_refused_with_the_reason(world, scripted):
     assert "expires within minutes" in caught.value.message
     assert "Service Key or a private-app token" in caught.value.message
     assert "CJSomeOAuthToken" not in caught.value.message
+
+
+def test_an_agencys_status_override_wins(world, provisioned):
+    with world.app.app_context():
+        connection = db.session.get(Connection, provisioned.connection_id)
+        connection.agency.settings = {
+            "status_overrides": {"hubspot": {"Closed-Won": "closedwon"}}
+        }
+        db.session.commit()
+
+    native = world.hook(
+        "map_status",
+        provisioned,
+        status=ProspectStatus.CLOSED_WON,
+        direction=Direction.TO_NATIVE,
+    )
+    back = world.hook(
+        "map_status", provisioned, status="closedwon", direction=Direction.FROM_NATIVE
+    )
+
+    assert (native, back) == ("closedwon", ProspectStatus.CLOSED_WON)
+
+
+def test_a_deal_outside_the_provisioned_pipeline_has_no_status(world, provisioned):
+    deal = world.api(
+        provisioned,
+        "POST",
+        paths.path("objects", object_type="deals"),
+        json={
+            "properties": {
+                "dealname": "Other",
+                "pipeline": "default",
+                "dealstage": "closedwon",
+            }
+        },
+    )
+
+    prospect = world.hook(
+        "fetch_record", provisioned, ref=RecordRef("deal", deal["id"])
+    )
+
+    assert prospect is not None and prospect.status is None
+
+
+def test_a_deactivation_writes_nothing(world, provisioned):
+    change = Change(
+        kind=ChangeKind.DEACTIVATED,
+        ref=RecordRef("contact", "1"),
+        prospect=Prospect(active=False),
+        remote_ids={"contact": "1", "deal": "2"},
+    )
+    writes = world.writes(provisioned)
+
+    applied = world.hook("apply_change", provisioned, change=change)
+
+    assert applied.wrote is False
+    assert applied.remote_ids == {"contact": "1", "deal": "2"}
+    assert world.writes(provisioned) == writes
+
+
+def test_the_settings_refuse_an_app_id_that_is_not_a_number(world):
+    from hub.errors import BadRequest
+    from hub.settings import save_settings
+
+    with world.app.app_context():
+        info = world.app.extensions["hub.connectors"].info("hubspot")
+        connection = Connection(connector="hubspot", settings={})
+        with pytest.raises(BadRequest, match="app id is a number"):
+            save_settings(
+                connection, info, {"access_token": "pat-na1-x", "app_id": "my-app"}
+            )
