@@ -123,7 +123,7 @@ class ClearCareClient:
         except requests.RequestException as exc:
             raise self._unreachable(operation, exc) from None
 
-        if response.status_code in (400, 401, 403):
+        if response.status_code in (400, 401):
             raise AuthenticationFailed(
                 f"ClearCare refused the client id and secret of agency "
                 f"{self.agency_id} ({response.status_code}: "
@@ -131,6 +131,8 @@ class ClearCareClient:
                 "or ask WellSky support for new ones.",
                 remote_status=response.status_code,
             )
+        if response.status_code >= 300:
+            raise refusal(response, operation, self.agency_id)
         data = self._json(response, operation)
         try:
             value = str(data["access_token"])
@@ -233,11 +235,8 @@ class ClearCareClient:
             ) from None
 
     def _unreachable(self, operation: str, exc: Exception) -> RemoteUnavailable:
-        kind = (
-            "did not answer in time"
-            if isinstance(exc, requests.Timeout)
-            else ("could not be reached")
-        )
+        timed_out = isinstance(exc, requests.Timeout)
+        kind = "did not answer in time" if timed_out else "could not be reached"
         return RemoteUnavailable(
             f"ClearCare {kind} while {operation} for agency {self.agency_id} "
             f"({exc.__class__.__name__}); the hub will try again later.",

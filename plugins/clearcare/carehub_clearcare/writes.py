@@ -52,10 +52,11 @@ def check_required(agency, prospect: Prospect, creating: bool) -> None:
         if empty or (creating and value is None):
             missing.append(label(name))
     if missing:
-        who = prospect.full_name or "a prospect without a name"
+        who = prospect.full_name or "A prospect without a name"
+        them = "it" if len(missing) == 1 else "them"
         raise NeedsAttention(
             f"{who} lacks {', '.join(missing)}, which ClearCare requires for agency "
-            f"'{agency.slug}'. Fill it in, and the change goes through."
+            f"'{agency.slug}'. Fill {them} in, and the change goes through."
         )
 
 
@@ -96,12 +97,23 @@ def wanted_tags(
 
 
 def location_id(agency, location: str | None) -> str | None:
-    """Return the ClearCare id of a location given by its id or by its name."""
+    """Return the ClearCare id of a location given by its id or by its name.
+
+    :raises hub.errors.NeedsAttention: when the agency has locations and this is
+        none of them.
+    """
     if not location:
         return None
     for known in agency.locations:
         if location == known.remote_id or location.casefold() == known.name.casefold():
             return known.remote_id
+    if agency.locations:
+        names = ", ".join(known.name for known in agency.locations)
+        raise NeedsAttention(
+            f"The location {location!r} is not one of the ClearCare locations of "
+            f"agency '{agency.slug}' ({names}). Choose one of them, or provision "
+            "ClearCare again if the location is new."
+        )
     return str(location)
 
 
@@ -165,30 +177,34 @@ class PatientWriter:
         self.agency_id = str(connection.setting("agency_id")).strip()
 
     def apply(self, change: Change) -> Applied:
-        """Write the change; return the patient's id and the prospect's fingerprint."""
+        """Write the change; return the patient's id and the prospect's fingerprint.
+
+        Everything that can be checked without ClearCare (required fields, phones,
+        the status id) is checked before the first call.
+        """
         prospect = change.prospect
         if prospect is None:
             raise NeedsAttention(
                 "The change to write into ClearCare carries no prospect; replay it "
                 "once the other side's record can be read."
             )
-        check_phones(prospect)
         patient_id = change.remote_ids.get("patient")
-        if (
-            patient_id is None
-            and change.ref is not None
-            and change.ref.kind == "patient"
-        ):
+        if patient_id is None and change.ref and change.ref.kind == "patient":
             patient_id = change.ref.id
+        creating = patient_id is None
+        scoped = prospect if creating else in_scope(prospect, change)
+        check_phones(scoped)
+        check_required(self.agency, scoped, creating=creating)
+        tags = wanted_tags(
+            self.agency, self.connection, scoped, self.statuses, creating=creating
+        )
 
         try:
-            if patient_id is None:
-                check_required(self.agency, prospect, creating=True)
-                patient_id = self.create(change, prospect)
+            if creating:
+                patient_id = self.create(change, scoped, tags)
                 wrote = True
             else:
-                check_required(self.agency, prospect, creating=False)
-                wrote = self.update(str(patient_id), change, prospect)
+                wrote = self.update(str(patient_id), change, scoped, tags)
         except ValidationFailed as exc:
             raise explain_refusal(exc, self.agency) from exc
 
@@ -198,7 +214,9 @@ class PatientWriter:
             wrote=wrote,
         )
 
-    def update(self, patient_id: str, change: Change, prospect: Prospect) -> bool:
+    def update(
+        self, patient_id: str, change: Change, prospect: Prospect, tags: dict[str, str]
+    ) -> bool:
         """Send only what differs from the patient ClearCare holds; return whether
         anything was sent."""
         try:
@@ -209,11 +227,7 @@ class PatientWriter:
                 "gone. Link the person to another patient, or create it again."
             ) from None
 
-        scoped = in_scope(prospect, change)
-        tags = wanted_tags(
-            self.agency, self.connection, scoped, self.statuses, creating=False
-        )
-        body = changed_fields(current, scoped, tags)
+        body = changed_fields(current, prospect, tags)
         if change.kind == ChangeKind.DEACTIVATED and current.get("active", True):
             body["active"] = False
         if not body:
@@ -228,7 +242,7 @@ class PatientWriter:
         )
         return True
 
-    def create(self, change: Change, prospect: Prospect) -> str:
+    def create(self, change: Change, prospect: Prospect, tags: dict[str, str]) -> str:
         """Create the patient, unless an earlier try whose answer was lost did."""
         key = change.link_key or _identity(prospect)
         intents = dict((self.connection.state or {}).get(INTENTS, {}))
@@ -251,9 +265,6 @@ class PatientWriter:
 
         intents[key] = {"at": self.clock()}
         self.connection.update_state(**{INTENTS: intents})
-        tags = wanted_tags(
-            self.agency, self.connection, prospect, self.statuses, creating=True
-        )
         resource = {
             "resourceType": "Patient",
             "active": True,

@@ -97,6 +97,22 @@ def test_location_given_by_name_is_written_as_its_id(connectors, agency, connect
     assert read(connectors, connection, applied.remote_ids["patient"]).location == "43"
 
 
+def test_unknown_location_is_reported_before_any_call(
+    connectors, agency, connection, control, account
+):
+    from hub.models import Location
+
+    agency.locations.append(Location(remote_id="42", name="Main Office"))
+    db.session.commit()
+
+    with pytest.raises(NeedsAttention) as failure:
+        create(connectors, agency, connection, MARGARET.replace(location="Elsewhere"))
+
+    assert "'Elsewhere' is not one of the ClearCare locations" in failure.value.message
+    assert "(Main Office)" in failure.value.message
+    assert requests_made(control, account)["by_path"] == {}
+
+
 def test_update_sends_only_what_changed(
     connectors, agency, connection, control, account
 ):
@@ -185,6 +201,7 @@ def test_unconfirmed_collect_payment_is_not_written(
 ):
     patient_id = create(connectors, agency, connection).remote_ids["patient"]
     before = requests_made(control, account)["writes"]
+    reads_before = requests_made(control, account)["reads"]
 
     with pytest.raises(NeedsAttention):
         change(
@@ -197,6 +214,7 @@ def test_unconfirmed_collect_payment_is_not_written(
         )
 
     assert requests_made(control, account)["writes"] == before
+    assert requests_made(control, account)["reads"] == reads_before
 
 
 def test_missing_required_field_is_named_before_any_call(
