@@ -12,7 +12,12 @@ import json
 from carehub_hubspot import paths
 from carehub_hubspot.client import HubSpotClient
 from carehub_hubspot.errors import Conflict, ObjectNotFound
-from carehub_hubspot.records import LINK_ID, PROSPECT_ID
+from carehub_hubspot.records import (
+    CONTACT_PROPERTIES,
+    LINK_ID,
+    PROPERTY_LABELS,
+    PROSPECT_ID,
+)
 
 GROUP_NAME = "clearcare"
 GROUP_LABEL = "ClearCare"
@@ -97,9 +102,34 @@ def ensure_properties(client: HubSpotClient, agency, connection) -> str:
         properties=[spec["name"] for _, spec in wanted_properties(agency)],
         locations_fingerprint=locations_fingerprint(agency),
     )
-    if not done:
-        return "The ClearCare properties are as they should be."
-    return "; ".join(done) + "."
+    if done:
+        summary = "; ".join(done) + "."
+    else:
+        summary = "The ClearCare properties are as they should be."
+
+    return f"{summary} {creation_form_steps(agency)}"
+
+
+def creation_form_steps(agency) -> str:
+    """Return what the admin sets by hand in HubSpot's contact creation form."""
+    required = [
+        PROPERTY_LABELS[CONTACT_PROPERTIES[field]]
+        for field in agency.required_fields
+        if field in CONTACT_PROPERTIES
+    ]
+    if len(agency.locations) > 1:
+        required.append(PROPERTY_LABELS[LOCATION])
+    steps = (
+        "HubSpot's API cannot change the contact creation form, so in HubSpot open "
+        "Settings › Objects › Contacts, click Manage next to the properties shown "
+        "when creating contacts, and add ClearCare location and ClearCare Prospect Id"
+    )
+    if not required:
+        return steps + "."
+    return (
+        f"{steps}; tick Required for {', '.join(dict.fromkeys(required))}, which the "
+        "agency's care system requires."
+    )
 
 
 def refresh_locations(client: HubSpotClient, agency, connection) -> bool:

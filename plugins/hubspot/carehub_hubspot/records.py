@@ -22,6 +22,19 @@ CONTACT_PROPERTIES = {
     "postal_code": "zip",
     "location": "clearcare_location",
 }
+#: HubSpot's labels of the synced contact properties, for the manual steps.
+PROPERTY_LABELS = {
+    "firstname": "First name",
+    "lastname": "Last name",
+    "email": "Email",
+    "phone": "Phone number",
+    "mobilephone": "Mobile phone number",
+    "address": "Street address",
+    "city": "City",
+    "state": "State/Region",
+    "zip": "Postal code",
+    "clearcare_location": "ClearCare location",
+}
 PROSPECT_ID = "clearcare_prospect_id"
 LINK_ID = "carehub_link_id"
 DEAL_PROPERTIES = ("dealname", "pipeline", "dealstage", LINK_ID, "hs_lastmodifieddate")

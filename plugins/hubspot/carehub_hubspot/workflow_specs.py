@@ -4,26 +4,12 @@ them, and the steps to make each by hand."""
 from __future__ import annotations
 
 from carehub_hubspot import paths
-from carehub_hubspot.records import CONTACT_PROPERTIES, PROSPECT_ID
+from carehub_hubspot.records import CONTACT_PROPERTIES, PROPERTY_LABELS, PROSPECT_ID
 from hub.canonical import ProspectStatus
 
 CONTACT_WORKFLOW = "ClearCare Contact Workflow"
 FIELD_SYNC_WORKFLOW = "ClearCare Contact Field Sync Workflow"
 DEAL_WORKFLOW = "ClearCare Deal Stage Workflow"
-
-#: HubSpot's labels of the synced contact properties, for the manual steps.
-PROPERTY_LABELS = {
-    "firstname": "First name",
-    "lastname": "Last name",
-    "email": "Email",
-    "phone": "Phone number",
-    "mobilephone": "Mobile phone number",
-    "address": "Street address",
-    "city": "City",
-    "state": "State/Region",
-    "zip": "Postal code",
-    "clearcare_location": "ClearCare location",
-}
 
 
 def _branch(filters: list[dict]) -> dict:

@@ -110,6 +110,16 @@ def test_a_fresh_portal_gets_the_guides_pipeline_properties_and_workflows(world)
     assert len(listed) == 3
 
 
+def test_the_properties_step_names_what_the_admin_sets_by_hand(world):
+    portal = world.new_portal(locations=(("loc-1", "Downtown"), ("loc-2", "Harbor")))
+
+    reports = world.provision(portal)
+
+    detail = reports.detail("properties")
+    assert "add ClearCare location and ClearCare Prospect Id" in detail
+    assert "Required for First name, Last name, ClearCare location" in detail
+
+
 def test_a_second_run_makes_zero_writes(world):
     portal = world.new_portal()
     world.provision(portal)
