@@ -44,13 +44,16 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         """Return HubSpot's error body for this error."""
-        return {
+        body = {
             "status": "error",
             "message": self.message,
             "correlationId": correlation_id(),
             **self.extra,
-            "category": self.category,
         }
+        if self.category is not None:
+            body["category"] = self.category
+
+        return body
 
 
 def correlation_id() -> str:
@@ -82,16 +85,15 @@ def rate_limited(policy: str, headers: dict[str, str] | None = None) -> ApiError
         errorType="RATE_LIMIT",
         policyName=policy,
     )
+    # HubSpot's 429 body names the policy instead of a category.
     error.category = None
+
     return error
 
 
 def respond(error: ApiError):
     """Return the Flask answer for an :class:`ApiError`."""
-    body = error.body()
-    if error.category is None:
-        body.pop("category")
-    response = jsonify(body)
+    response = jsonify(error.body())
     response.status_code = error.status
     response.headers.update(error.headers)
 
@@ -111,6 +113,4 @@ def handle_http_exception(exc: HTTPException):
 def handle_unexpected(exc: Exception):
     """Answer an unexpected failure as HubSpot's 500, and log it."""
     log.exception("The HubSpot sandbox failed unexpectedly")
-    return respond(
-        ApiError(500, "internal error", category="INTERNAL_ERROR", subCategory=None)
-    )
+    return respond(ApiError(500, "internal error", category="INTERNAL_ERROR"))

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import weakref
+from collections import defaultdict, deque
 from typing import Any
 
 import requests
@@ -26,6 +27,7 @@ FIRST_RETRY = 60
 LONGEST_GAP = 8 * 3600
 GIVE_UP_AFTER = 3 * 24 * 3600
 IDLE_POLL = 0.5
+PER_PORTAL_PER_SECOND = 20
 CLAIM_SECONDS = RESPONSE_TIMEOUT + CONNECT_TIMEOUT + 30
 USER_AGENT = "HubSpot Connect 2.0 (http://dev.hubspot.com/) - WorkflowsWebhooksAction"
 
@@ -44,6 +46,7 @@ class Sender:
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self.session = requests.Session()
+        self._recent: dict[int, deque] = defaultdict(deque)
 
     def start(self) -> None:
         """Start the sender's thread, once."""
@@ -73,8 +76,19 @@ class Sender:
             claimed = self._claim()
             if claimed is None:
                 return tried
+            self._pace(claimed[0]["portal_id"])
             self._attempt(*claimed)
             tried += 1
+
+    def _pace(self, portal_id: int) -> None:
+        """Wait, if need be, so a portal gets at most 20 webhooks a second."""
+        recent = self._recent[portal_id]
+        while recent and recent[0] <= time.monotonic() - 1:
+            recent.popleft()
+        if len(recent) >= PER_PORTAL_PER_SECOND:
+            time.sleep(max(recent[0] + 1 - time.monotonic(), 0))
+            recent.popleft()
+        recent.append(time.monotonic())
 
     def _claim(self) -> tuple[dict, str | None, float] | None:
         d = store.deliveries

@@ -42,6 +42,7 @@ class Target:
                         "headers": dict(request.headers),
                         "body": request.get_data(),
                         "args": request.args.to_dict(),
+                        "at": time.monotonic(),
                     }
                 )
                 status, headers = self.replies.popleft() if self.replies else (200, {})
@@ -434,3 +435,17 @@ def test_a_get_webhook_sends_no_body(make_flow, portal, sandbox, target):
     assert target.requests[0]["method"] == "GET"
     assert target.requests[0]["body"] == b""
     assert target.requests[0]["args"] == {"objectId": created["id"]}
+
+
+def test_a_portal_gets_at_most_20_webhooks_a_second(make_flow, portal, sandbox, target):
+    flow = make_flow(isEnabled=True)
+    flow["actions"][0]["webhookUrl"] = target.url
+    del flow["actions"][0]["authSettings"]
+    portal.post("/automation/v4/flows", json=flow)
+    inputs = [{"properties": {"firstname": str(n)}} for n in range(22)]
+
+    portal.post("/crm/v3/objects/contacts/batch/create", json={"inputs": inputs})
+    sandbox.wait_for(lambda: len(target.requests) == 22)
+
+    arrivals = sorted(r["at"] for r in target.requests)
+    assert arrivals[20] - arrivals[0] >= 0.9
