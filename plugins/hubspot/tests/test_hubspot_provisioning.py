@@ -175,6 +175,24 @@ def test_a_stage_and_a_workflow_deleted_by_hand_are_repaired(world):
     assert world.writes(portal) == writes
 
 
+def test_a_workflow_turned_off_or_pointed_elsewhere_is_put_back(world):
+    portal = world.new_portal()
+    world.provision(portal)
+    flow = flow_of(world, portal, "deal.stage_changed")
+    flow["isEnabled"] = False
+    flow["actions"][0]["webhookUrl"] = "https://elsewhere.example.org/hook"
+    world.api(portal, "PUT", paths.path("flow", flow_id=flow["id"]), json=flow)
+
+    reports = world.provision(portal)
+
+    assert "Repaired" in reports.detail("deal_workflow")
+    repaired = flow_of(world, portal, "deal.stage_changed")
+    assert repaired["isEnabled"] is True
+    assert repaired["actions"][0]["webhookUrl"] == world.webhook_url(
+        portal, "deal.stage_changed"
+    )
+
+
 def test_drift_is_repaired_but_an_admins_probabilities_are_kept(world):
     portal = world.new_portal()
     world.provision(portal)
