@@ -3,6 +3,8 @@ sandbox mounted, an agency connected to a sandbox account, and the facade."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from hub import create_app
@@ -12,9 +14,14 @@ from hub.testing.control import SandboxControl
 from hub.testing.server import serve, test_config
 
 
-@pytest.fixture
-def hub_app(tmp_path):
-    """Serve a hub with the ClearCare connector and its sandbox; yield the app."""
+@pytest.fixture(scope="module")
+def hub_app(tmp_path_factory):
+    """Serve a hub with the ClearCare connector and its sandbox; yield the app.
+
+    One hub serves a whole test module; each test works in agencies and sandbox
+    accounts of its own.
+    """
+    tmp_path = tmp_path_factory.mktemp("hub")
 
     def make(url):
         return create_app(
@@ -35,13 +42,13 @@ def hub_app(tmp_path):
         yield app
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sandbox_url(hub_app) -> str:
     """Return the root of the served ClearCare sandbox."""
     return hub_app.config["HUB_SERVED_URL"] + "/_sandbox/clearcare"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def control(sandbox_url):
     """Return the sandbox's control API client."""
     control = SandboxControl(sandbox_url)
@@ -63,7 +70,11 @@ def app_ctx(hub_app):
 
 
 def add_agency(account: dict, slug: str = "sunrise", **settings) -> Agency:
-    """Store an agency connected to a sandbox account; return it, committed."""
+    """Store an agency connected to a sandbox account; return it, committed.
+
+    The slug gets the sandbox agency id, to stay unique in the module's hub.
+    """
+    slug = f"{slug}-{account['agency_id']}-{uuid.uuid4().hex[:4]}"
     agency = Agency(slug=slug, name=slug.title(), settings=settings)
     connection = Connection(
         connector="clearcare",

@@ -143,7 +143,7 @@ def test_client_never_makes_the_gateway_mistakes(client, control, account):
     client.subscriptions()
     client.delete_subscription(subscription_id)
 
-    counters = control.counters()
+    counters = control.counters(account=account["account"])
     assert counters["refused"] == 0
     assert counters["writes"] == 4
 

@@ -215,7 +215,9 @@ def test_status_change_in_clearcare_reaches_the_hub_as_a_stored_event(
 
     def status_events():
         db.session.rollback()
-        rows = db.session.scalars(sa.select(Event)).all()
+        rows = db.session.scalars(
+            sa.select(Event).where(Event.agency_id == agency.id)
+        ).all()
         return [e for e in rows if e.payload["kind"] == ChangeKind.STATUS_CHANGED.value]
 
     events = wait_for(status_events)

@@ -83,7 +83,7 @@ def test_token_is_refused_for_a_wrong_secret(sandbox_url, account):
     ),
     ids=("BearerToken", "Basic", "no-slash", "wrong-case", "singular", "search-slash"),
 )
-def test_mistakes_get_the_gateway_403(sandbox_url, account, scheme, path):
+def test_mistakes_get_the_gateway_403(sandbox_url, account, control, scheme, path):
     token = token_for(sandbox_url, account)["access_token"]
     method = "POST" if "_search" in path else "GET"
 
@@ -97,6 +97,7 @@ def test_mistakes_get_the_gateway_403(sandbox_url, account, scheme, path):
 
     assert response.status_code == 403
     assert response.json()["message"].startswith(GATEWAY)
+    assert control.counters(account=account["account"])["refused"] == 1
 
 
 def test_expired_token_gets_401(api, control):

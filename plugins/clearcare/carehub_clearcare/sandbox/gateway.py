@@ -97,6 +97,10 @@ def register(bp: Blueprint) -> None:
         slash_expected = not rule.rule.endswith(SLASHLESS)
         if unknown_path() or (request.path.endswith("/") != slash_expected):
             g.cc_kind = "refused"
+            # The refusal is counted against the account whose token came with it,
+            # whatever the scheme, so a test can tell which client erred.
+            token = request.headers.get("Authorization", "").rpartition(" ")[2]
+            g.cc_account = token_owner(token)[0] if token else None
             return gateway_refusal()
 
         if path != TOKEN_PATH:
@@ -134,13 +138,8 @@ def register(bp: Blueprint) -> None:
         return response
 
 
-def authenticate() -> Response | None:
-    """Find the agency of the bearer token, or answer as the gateway would."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme != "Bearer" or not token.strip():
-        g.cc_kind = "refused"
-        return gateway_refusal()
-
+def token_owner(token: str):
+    """Return the token's expiry and account, or None for a token never issued."""
     with state().engine.begin() as conn:
         row = conn.execute(
             sa.select(store.tokens.c.expires_at, store.accounts)
@@ -149,7 +148,18 @@ def authenticate() -> Response | None:
             )
             .where(store.tokens.c.token == token.strip())
         ).first()
-        moment = store.now(conn)
+        return row, store.now(conn)
+
+
+def authenticate() -> Response | None:
+    """Find the agency of the bearer token, or answer as the gateway would."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Bearer" or not token.strip():
+        g.cc_kind = "refused"
+        g.cc_account = token_owner(token)[0] if token.strip() else None
+        return gateway_refusal()
+
+    row, moment = token_owner(token)
     if row is None or row.expires_at <= moment:
         return message(401, "Unauthorized")
     g.cc_account = row
