@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 from carehub_hubspot import paths
 from carehub_hubspot.client import HubSpotClient
 from hub.canonical import Connected
@@ -9,6 +12,27 @@ from hub.errors import AuthenticationFailed, PermissionDenied, RemoteError
 
 #: Prefix of HubSpot's private-app tokens, which do not expire.
 PRIVATE_APP_PREFIX = "pat-"
+
+
+class _HideTokenInPath(logging.Filter):
+    """Masks the token HubSpot's token-info path carries, in urllib3's debug lines."""
+
+    pattern = re.compile(r"(/oauth/v1/access-tokens/)[^\s?\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(
+                self.pattern.sub(r"\1…", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = self.pattern.sub(r"\1…", record.msg)
+        return True
+
+
+_urllib3_log = logging.getLogger("urllib3.connectionpool")
+if not any(isinstance(f, _HideTokenInPath) for f in _urllib3_log.filters):
+    _urllib3_log.addFilter(_HideTokenInPath())
 
 
 def connect(client: HubSpotClient, connection, token: str) -> Connected:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -447,8 +448,10 @@ def test_deals_already_past_new_lead_are_brought_in_once(world):
     assert second.changes == []
 
 
-def test_an_oauth_access_token_is_refused_with_the_reason(world, scripted):
+def test_an_oauth_access_token_is_refused_with_the_reason(world, scripted, caplog):
     from carehub_hubspot import connect as connecting
+
+    caplog.set_level(logging.DEBUG, logger="urllib3")
 
     scripted.script(
         paths.path("account_details"),
@@ -471,6 +474,11 @@ def test_an_oauth_access_token_is_refused_with_the_reason(world, scripted):
     assert "expires within minutes" in caught.value.message
     assert "Service Key or a private-app token" in caught.value.message
     assert "CJSomeOAuthToken" not in caught.value.message
+    ours = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith("urllib3")
+    )
+    assert "access-tokens" in ours
+    assert "CJSomeOAuthToken" not in ours
 
 
 def test_an_agencys_status_override_wins(world, provisioned):
