@@ -23,6 +23,8 @@ from hub.errors import (
 LOCKED_WAIT = 2.0
 #: The rolling window of HubSpot's burst limit, when the answer does not say.
 DEFAULT_WINDOW = 10.0
+#: The window of HubSpot's search limit, whose answers carry no headers.
+SEARCH_WINDOW = 1.0
 
 
 class ObjectNotFound(RemoteError):
@@ -66,6 +68,8 @@ def retry_after(response: requests.Response) -> float:
             pass
     if response.status_code == 423:
         return LOCKED_WAIT
+    if str(error_body(response).get("policyName", "")).upper() == "SECONDLY":
+        return SEARCH_WINDOW
 
     interval = response.headers.get("X-HubSpot-RateLimit-Interval-Milliseconds")
     try:

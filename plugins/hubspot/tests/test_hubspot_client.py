@@ -94,6 +94,19 @@ def test_429_honours_retry_after(scripted, make_client, clock):
     assert clock.slept == [3.0]
 
 
+def test_a_search_429_waits_a_second(scripted, make_client, clock):
+    search = paths.path("objects_search", object_type="contacts")
+    scripted.script(
+        search,
+        (429, {"message": "secondly", "policyName": "SECONDLY"}, {}),
+        (200, {"results": []}, {}),
+    )
+
+    make_client(scripted.url).search("contacts", {}, what="searching")
+
+    assert clock.slept == [1.0]
+
+
 def test_daily_limit_is_not_retried(scripted, make_client):
     scripted.script(CONTACTS, (429, {"message": "daily", "policyName": "DAILY"}, {}))
 
