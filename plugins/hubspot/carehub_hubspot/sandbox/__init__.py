@@ -19,6 +19,7 @@ from carehub_hubspot.sandbox import (
     flows,
     gate,
     groups,
+    oauth,
     objects,
     pipelines,
     properties,
@@ -57,6 +58,7 @@ def create_blueprint(app: Flask) -> Blueprint:
     properties.register(bp)
     pipelines.register(bp)
     flows.register(bp)
+    oauth.register(bp)
     bp.add_url_rule("/<path:unknown>", view_func=unknown_path, methods=_ALL_METHODS)
     sandbox_state.sender.start()
 
@@ -71,7 +73,7 @@ def _remember_prefix(sandbox_state: state.SandboxState, prefix: str | None) -> N
 
 
 def _before():
-    if gate.api_path().startswith("/_control/"):
+    if gate.api_path().startswith(("/_control/", "/oauth/v1/access-tokens/")):
         return None
     gate.check_request()
 

@@ -96,6 +96,12 @@ def new_token() -> str:
     )
 
 
+def set_token(conn: sa.Connection, portal_id: int, token: str) -> None:
+    """Give a portal a new token; the old one stops working at once."""
+    p = store.portals
+    conn.execute(p.update().where(p.c.id == portal_id).values(token=token))
+
+
 def by_token(conn: sa.Connection, token: str) -> dict[str, Any] | None:
     """Return the portal a token belongs to, or None."""
     row = conn.execute(

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, jsonify, request
 
-from carehub_hubspot.sandbox import accounts, definitions, state, store
+from carehub_hubspot.sandbox import accounts, definitions, oauth, state, store
 from carehub_hubspot.sandbox.errors import ApiError
 
 KINDS = ("pipeline", "stage", "property", "group", "workflow")
@@ -53,10 +53,20 @@ def reset():
 
 def create_account():
     """Create a seeded portal; answer its token and portal id."""
+    body = _body()
+    kind = body.get("token_kind") or "private_app"
+    if kind not in oauth.TOKEN_KINDS:
+        raise ApiError(
+            400, f"'token_kind' must be one of {', '.join(oauth.TOKEN_KINDS)}."
+        )
     with state.tx() as conn:
-        created = accounts.create(conn, _body())
+        created = accounts.create(conn, body)
+        if kind == "oauth":
+            token, until = oauth.issue(conn, created["portal_id"], store.now(conn))
+            accounts.set_token(conn, created["portal_id"], token)
+            created.update(token=token, access_token=token, expires_at=store.iso(until))
 
-    return jsonify(created), 201
+    return jsonify({**created, "token_kind": kind}), 201
 
 
 def add_fault():
@@ -178,16 +188,15 @@ def app_secret():
 
 
 def rotate_token():
-    """Give an account a new token; the old one stops working at once."""
+    """Give an account a new token of the same kind; the old one stops at once."""
     body = _body()
     with state.tx() as conn:
         portal = accounts.find(conn, body)
-        token = accounts.new_token()
-        conn.execute(
-            store.portals.update()
-            .where(store.portals.c.id == portal["id"])
-            .values(token=token)
-        )
+        if oauth.expires_at(conn, portal["token"]) is None:
+            token = accounts.new_token()
+        else:
+            token, _ = oauth.issue(conn, portal["id"], store.now(conn))
+        accounts.set_token(conn, portal["id"], token)
         portal["token"] = token
 
     return jsonify(accounts.describe(portal))

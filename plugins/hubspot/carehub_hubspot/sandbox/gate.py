@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import g, request
 
-from carehub_hubspot.sandbox import accounts, state, store
+from carehub_hubspot.sandbox import accounts, oauth, state, store
 from carehub_hubspot.sandbox.errors import ApiError, rate_limited
 
 WINDOW_SECONDS = 10
@@ -67,6 +67,11 @@ def check_request() -> None:
     with state.tx() as conn:
         now = store.now(conn)
         portal = accounts.by_token(conn, token) if token else None
+        until = oauth.expires_at(conn, token) if portal is not None else None
+        if until is not None and until <= now:
+            portal, expired = None, oauth.expired(now - until)
+        else:
+            expired = None
         if portal is not None:
             _count(conn, portal["id"], path)
         fault = _take_fault(conn, path)
@@ -83,6 +88,8 @@ def check_request() -> None:
             raise ApiError(
                 fault["status"], "The sandbox was told to fail this request."
             )
+    if expired is not None:
+        raise expired
     if portal is None:
         raise ApiError(
             401,

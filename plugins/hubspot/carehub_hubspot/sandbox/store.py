@@ -15,6 +15,9 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+#: The PostgreSQL advisory lock key that serialises the HubSpot sandbox's writes.
+ADVISORY_LOCK = 4_815_162
+
 kv = sa.Table(
     "hubspot_kv",
     metadata,
@@ -165,12 +168,15 @@ def drop_all(conn: sa.Connection) -> None:
 def transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """Yield a connection in a write transaction, committed when the block ends.
 
-    On SQLite the transaction takes the write lock at once, so two processes that
-    read and then write cannot deadlock on the upgrade.
+    Sandbox transactions run one at a time, as a single HubSpot would apply them: on
+    SQLite the transaction takes the write lock at once (so two processes that read
+    and then write cannot deadlock on the upgrade), on PostgreSQL an advisory lock.
     """
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})")
         try:
             yield conn
         except BaseException:

@@ -137,3 +137,31 @@ def test_every_error_has_hubspots_shape(portal):
         assert answer.status_code >= 400
         assert {"status", "message", "correlationId", "category"} <= set(body)
         assert body["status"] == "error"
+
+
+def test_an_oauth_token_expires_and_tells_what_it_is(sandbox):
+    portal = sandbox.portal("professional", token_kind="oauth")
+    info_url = f"{sandbox.url}/oauth/v1/access-tokens/{portal.token}"
+
+    info = requests.get(info_url, timeout=10)
+    assert portal.account["token_kind"] == "oauth"
+    assert not portal.token.startswith("pat-")
+    assert info.status_code == 200
+    assert info.json()["hub_id"] == portal.account["portal_id"]
+    assert 0 < info.json()["expires_in"] <= 1800
+    assert portal.get("/account-info/v3/details").status_code == 200
+
+    sandbox.control.advance_clock(1801)
+    expired = portal.get("/account-info/v3/details")
+
+    assert expired.status_code == 401
+    assert expired.json()["category"] == "EXPIRED_AUTHENTICATION"
+    assert requests.get(info_url, timeout=10).status_code == 401
+
+
+def test_a_private_app_token_is_not_an_oauth_token(portal):
+    response = requests.get(
+        f"{portal.base_url}/oauth/v1/access-tokens/{portal.token}", timeout=10
+    )
+
+    assert response.status_code == 404

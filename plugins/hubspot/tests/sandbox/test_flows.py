@@ -177,3 +177,12 @@ def test_start_action_must_name_an_action(make_flow, portal):
     response = portal.post(FLOWS[0], json=make_flow(startActionId="9"))
 
     assert response.status_code == 400
+
+
+def test_an_event_branch_needs_an_event_type(portal, make_flow):
+    criteria = {**EVENT_BASED, "eventFilterBranches": [{"filterBranchType": "X"}]}
+
+    response = portal.post(FLOWS[0], json=make_flow(enrollmentCriteria=criteria))
+
+    assert response.status_code == 400
+    assert "eventTypeId" in response.json()["message"]

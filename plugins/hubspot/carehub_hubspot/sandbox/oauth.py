@@ -1,0 +1,73 @@
+"""OAuth access tokens: they expire, and HubSpot tells what one is."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import sqlalchemy as sa
+from flask import Blueprint, jsonify
+
+from carehub_hubspot.sandbox import accounts, state, store
+from carehub_hubspot.sandbox.errors import ApiError
+
+LIFETIME_SECONDS = 1800
+TOKEN_KINDS = ("private_app", "oauth")
+
+
+def register(bp: Blueprint) -> None:
+    """Add the token-info endpoint, which needs no Authorization header."""
+    bp.add_url_rule("/oauth/v1/access-tokens/<token>", view_func=token_info)
+
+
+def issue(conn: sa.Connection, portal_id: int, now: float) -> tuple[str, float]:
+    """Make an OAuth access token for a portal; return it and when it expires."""
+    token = "C" + secrets.token_urlsafe(60)
+    expires_at = now + LIFETIME_SECONDS
+    store.set_value(
+        conn, f"oauth:{token}", json.dumps({"portal_id": portal_id, "at": expires_at})
+    )
+
+    return token, expires_at
+
+
+def expires_at(conn: sa.Connection, token: str) -> float | None:
+    """Return when an OAuth token expires, or None for another kind of token."""
+    raw = store.get_value(conn, f"oauth:{token}")
+    return json.loads(raw)["at"] if raw else None
+
+
+def expired(seconds_ago: float) -> ApiError:
+    """Return HubSpot's 401 for an expired OAuth token."""
+    return ApiError(
+        401,
+        f"The OAuth token used to make this call expired {int(seconds_ago)} "
+        "second(s) ago.",
+        category="EXPIRED_AUTHENTICATION",
+    )
+
+
+def token_info(token: str):
+    """Answer what an OAuth access token is: its portal, scopes and lifetime."""
+    with state.tx() as conn:
+        now = store.now(conn)
+        until = expires_at(conn, token)
+        portal = accounts.by_token(conn, token) if until else None
+    if portal is None:
+        raise ApiError(404, "This token is not an OAuth access token HubSpot knows.")
+    if until <= now:
+        raise expired(now - until)
+
+    return jsonify(
+        {
+            "token": token,
+            "user": "admin@example.com",
+            "hub_domain": f"portal-{portal['id']}.example.com",
+            "scopes": portal["scopes"],
+            "hub_id": portal["id"],
+            "app_id": 1,
+            "expires_in": int(until - now),
+            "user_id": 1,
+            "token_type": "access",
+        }
+    )
