@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import requests
+
+from carehub_hubspot.sandbox import store
+from hub import sandbox as hub_sandbox
 
 RATE_HEADERS = (
     "X-HubSpot-RateLimit-Max",
@@ -165,3 +170,46 @@ def test_a_private_app_token_is_not_an_oauth_token(portal):
     )
 
     assert response.status_code == 404
+
+
+def test_the_daily_limit_answers_429_with_the_daily_policy(sandbox):
+    portal = sandbox.portal("free")
+    portal.get("/account-info/v3/details")
+    engine = hub_sandbox.engine(sandbox.app)
+    with engine.begin() as conn:
+        conn.execute(
+            store.daily.update()
+            .where(store.daily.c.portal_id == portal.account["portal_id"])
+            .values(count=249_999)
+        )
+
+    last = portal.get("/account-info/v3/details")
+    over = portal.get("/account-info/v3/details")
+
+    assert last.status_code == 200
+    assert last.headers["X-HubSpot-RateLimit-Daily-Remaining"] == "0"
+    assert over.status_code == 429
+    assert over.json()["policyName"] == "DAILY"
+
+
+def test_concurrent_writers_get_distinct_ids(portal):
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def create(n: int) -> None:
+        for i in range(8):
+            answer = portal.post(
+                "/crm/v3/objects/contacts",
+                json={"properties": {"firstname": f"T{n}-{i}"}},
+            )
+            with lock:
+                ids.append(answer.json()["id"])
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(ids) == 48
+    assert len(set(ids)) == 48
