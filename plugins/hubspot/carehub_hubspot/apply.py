@@ -6,8 +6,8 @@ the hub's id for the person, so a retried create cannot make a second deal.
 
 from __future__ import annotations
 
+import json
 import logging
-import re
 
 from carehub_hubspot import paths, status
 from carehub_hubspot.client import HubSpotClient
@@ -241,29 +241,59 @@ def _move_deal(
 
 
 def _attention_reason(agency, exc: ValidationFailed) -> str:
-    """Return a reason that names the properties HubSpot wants and what to do."""
+    """Return a reason that names the properties HubSpot refused and what to do."""
     body = body_of(exc)
-    names = []
-    for error in body.get("errors") or []:
-        context = (error or {}).get("context") or {}
-        for key in ("propertyName", "properties", "requiredProperties"):
-            value = context.get(key)
-            if isinstance(value, list):
-                names.extend(str(v) for v in value)
-            elif value:
-                names.append(str(value))
-    if not names:
-        names = re.findall(r"[\"']([a-z_][a-z0-9_]*)[\"']", body.get("message") or "")
-
-    message = str(body.get("message") or exc.message).rstrip(".")
-    if names:
-        listed = ", ".join(dict.fromkeys(names))
+    found = problems(body)
+    required = [name for name, code, _ in found if "REQUIRED" in code]
+    if required:
+        listed = ", ".join(dict.fromkeys(required))
         return (
             f"HubSpot requires {listed} for agency {agency.slug!r}, and the prospect "
-            f"has no value for it ({message}). Fill it in ClearCare, or stop requiring "
-            "it in HubSpot (Settings › Objects › Contacts), then replay the event."
+            "has no value for it. Fill it in ClearCare, or stop requiring it in "
+            "HubSpot (Settings › Objects › Contacts), then replay the event."
         )
+    if found:
+        listed = "; ".join(f"{name}: {message}" for name, _, message in found)
+        return (
+            f"HubSpot refused values for agency {agency.slug!r} ({listed}). Fix "
+            "them in ClearCare, or the property's options in HubSpot, then replay "
+            "the event."
+        )
+
+    message = str(body.get("message") or exc.message).rstrip(".")
     return (
         f"HubSpot refused the data for agency {agency.slug!r}: {message}. Fix the "
         "record or HubSpot's required properties, then replay the event."
     )
+
+
+def problems(body: dict) -> list[tuple[str, str, str]]:
+    """Return ``(property, error code, message)`` for each value HubSpot refused.
+
+    HubSpot lists them as JSON at the end of its message, and sometimes again in
+    ``errors[].context.propertyName``.
+    """
+    found = []
+    message = str(body.get("message") or "")
+    start = message.find("[")
+    if start >= 0:
+        try:
+            listed = json.loads(message[start:])
+        except ValueError:
+            listed = []
+        for item in listed if isinstance(listed, list) else []:
+            if isinstance(item, dict) and item.get("name"):
+                code = str(item.get("error") or "")
+                said = str(item.get("message") or "")
+                found.append((str(item["name"]), code, said))
+    if found:
+        return found
+
+    for error in body.get("errors") or []:
+        context = (error or {}).get("context") or {}
+        names = context.get("propertyName") or []
+        for name in names if isinstance(names, list) else [names]:
+            found.append(
+                (str(name), str(error.get("code") or ""), str(error.get("message")))
+            )
+    return found

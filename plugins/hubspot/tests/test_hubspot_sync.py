@@ -250,6 +250,31 @@ def test_polling_finds_contacts_and_deals_changed_since_the_cursor(world, provis
     assert {c.dedup_key for c in again.changes} <= {c.dedup_key for c in batch.changes}
 
 
+def test_the_overlap_window_catches_what_the_search_index_showed_late(world):
+    portal = world.new_portal()
+    old = create_contact(world, portal, firstname="Old")
+    world.control.advance_clock(60)
+    start = world.hook("fetch_changes", portal, cursor=None)
+    world.control.verb("search_lag", {"seconds": 30})
+    try:
+        late = create_contact(world, portal, firstname="Late")
+        world.control.advance_clock(5)
+        world.api(
+            portal,
+            "PATCH",
+            paths.path("object", object_type="contacts", id=old),
+            json={"properties": {"city": "Salem"}},
+        )
+        first = world.hook("fetch_changes", portal, cursor=start.cursor)
+        world.control.advance_clock(31)
+        second = world.hook("fetch_changes", portal, cursor=first.cursor)
+    finally:
+        world.control.verb("search_lag", {"seconds": 0})
+
+    assert [c.ref.id for c in first.changes] == [str(old)]
+    assert str(late) in [c.ref.id for c in second.changes]
+
+
 def test_a_deal_create_whose_answer_is_lost_leaves_one_deal(world, provisioned):
     contact_id = create_contact(world, provisioned, firstname="Fay")
     world.rt.timeout = (2.0, 0.4)
@@ -340,6 +365,7 @@ class TestNeedsAttention:
                     "errors": [
                         {
                             "message": "phone is required",
+                            "code": "REQUIRED_PROPERTY",
                             "context": {"propertyName": ["phone"]},
                         }
                     ],
@@ -365,11 +391,23 @@ class TestNeedsAttention:
         assert "HubSpot requires phone" in reason
         assert "replay the event" in reason
 
-    @pytest.mark.skip(
-        reason="The HubSpot sandbox has no control verb to make a contact property "
-        "required on create (POST _control/required_properties), so it never answers "
-        "VALIDATION_ERROR for portal-required properties."
-    )
+    def test_a_location_hubspot_does_not_offer_needs_attention(
+        self, world, provisioned
+    ):
+        contact_id = create_contact(world, provisioned, firstname="Lu")
+        change = Change(
+            kind=ChangeKind.UPDATED,
+            ref=RecordRef("contact", str(contact_id)),
+            prospect=Prospect(first_name="Lu", location="loc-nowhere"),
+            remote_ids={"contact": str(contact_id)},
+        )
+
+        with pytest.raises(NeedsAttention) as caught:
+            world.hook("apply_change", provisioned, change=change)
+
+        assert "clearcare_location" in caught.value.message
+        assert "refused values" in caught.value.message
+
     def test_a_portal_required_property_needs_attention_in_the_sandbox(
         self, world, provisioned
     ):
@@ -381,16 +419,18 @@ class TestNeedsAttention:
                 "properties": ["phone"],
             },
         )
-        contact_id = create_contact(world, provisioned, firstname="Jo", phone="1")
         change = Change(
-            kind=ChangeKind.UPDATED,
-            ref=RecordRef("contact", str(contact_id)),
-            prospect=Prospect(first_name="Jo", phone=""),
-            remote_ids={"contact": str(contact_id)},
+            kind=ChangeKind.CREATED,
+            prospect=Prospect(first_name="Jo", last_name="Day"),
+            link_key="link-jo",
+            other_ids={"patient": "p-jo"},
         )
 
-        with pytest.raises(NeedsAttention, match="phone"):
+        with pytest.raises(NeedsAttention) as caught:
             world.hook("apply_change", provisioned, change=change)
+
+        assert "HubSpot requires phone" in caught.value.message
+        assert deals_with_link(world, provisioned, "link-jo") == []
 
 
 def test_deals_already_past_new_lead_are_brought_in_once(world):
