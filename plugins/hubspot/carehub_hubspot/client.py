@@ -13,6 +13,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -347,4 +348,5 @@ def client_for(connection) -> HubSpotClient:
 
 def is_real_hubspot(client: HubSpotClient) -> bool:
     """Return whether a client talks to HubSpot itself rather than a sandbox."""
-    return client.base_url == REAL_BASE_URL
+    host = urlsplit(client.base_url).hostname or ""
+    return host == "hubapi.com" or host.endswith(".hubapi.com")

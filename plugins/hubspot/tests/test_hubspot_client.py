@@ -307,3 +307,19 @@ def test_an_answer_that_is_not_json_names_the_base_url(make_client):
             client.get(CONTACTS, what="listing contacts")
 
     assert "HUB_HUBSPOT_BASE_URL" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("base_url", "real"),
+    (
+        ("https://api.hubapi.com", True),
+        ("https://api-eu1.hubapi.com/", True),
+        ("http://127.0.0.1:5000/_sandbox/hubspot", False),
+        ("https://hubapi.com.example.org", False),
+    ),
+    ids=("api", "eu1", "sandbox", "lookalike"),
+)
+def test_knows_hubspot_from_a_sandbox(make_client, base_url, real):
+    from carehub_hubspot.client import is_real_hubspot
+
+    assert is_real_hubspot(make_client(base_url)) is real
