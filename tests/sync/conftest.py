@@ -138,3 +138,27 @@ def hub(tmp_path):
     made.dispatcher.stop()
     with made.app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Serve the hub against a sandbox process of its own, with its worker running."""
+    from sandbox_world import SandboxProcess, World
+    from sandbox_world import make_hub as make_served_hub
+
+    from hub.testing.server import serve
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    sandbox = SandboxProcess(tmp)
+    try:
+        with serve(make_served_hub(tmp, sandbox.url)) as app:
+            made = World(app, sandbox)
+            made.tmp = tmp
+            made.dispatcher.start()
+            yield made
+            made.dispatcher.stop()
+            made.close()
+            with app.app_context():
+                db.engine.dispose()
+    finally:
+        sandbox.stop()

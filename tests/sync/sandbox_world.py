@@ -118,6 +118,24 @@ def make_hub(tmp: Path, sandbox_url: str):
     return make
 
 
+class SandboxClock:
+    """A clock for the HubSpot client that moves only when the client sleeps, and
+    moves the sandbox's clock with it, so rate-limit windows pass at once."""
+
+    def __init__(self, control: SandboxControl, start: float) -> None:
+        self.control = control
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept.append(seconds)
+        self.control.advance_clock(seconds)
+
+
 @dataclass
 class Tenant:
     """One agency of the hub, with its sandbox accounts."""

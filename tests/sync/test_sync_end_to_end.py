@@ -7,28 +7,11 @@ this process, whose embedded worker does the rest.
 from __future__ import annotations
 
 import pytest
-from sandbox_world import API, SandboxProcess, World, make_hub, wait_for
+from sandbox_world import API, wait_for
 
 from hub import ProspectStatus
-from hub.testing.server import serve
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """Serve the hub against a sandbox process, with its worker running."""
-    tmp = tmp_path_factory.mktemp("e2e")
-    sandbox = SandboxProcess(tmp)
-    try:
-        with serve(make_hub(tmp, sandbox.url)) as app:
-            made = World(app, sandbox)
-            made.dispatcher.start()
-            yield made
-            made.dispatcher.stop()
-            made.close()
-    finally:
-        sandbox.stop()
 
 
 def tag(resource: dict, code: str) -> str | None:
