@@ -162,6 +162,29 @@ def test_delivery_becomes_a_change_naming_the_patient(
     ]
 
 
+def test_saving_the_settings_again_keeps_the_webhook_secret(
+    connectors, agency, connection
+):
+    from hub.settings import save_settings
+
+    provision(connectors, agency, connection)
+    secret = connection.credentials["webhook_secret"]
+
+    save_settings(
+        connection,
+        connectors.info("clearcare"),
+        {
+            "client_id": connection.settings["client_id"],
+            "agency_id": connection.settings["agency_id"],
+            "client_secret": "rotated",
+        },
+    )
+
+    assert connection.credentials["webhook_secret"] == secret
+    assert connection.credentials["client_secret"] == "rotated"
+    assert "webhook_secret" not in connection.settings
+
+
 def test_delivery_with_another_header_is_refused(connectors, agency, connection):
     provision(connectors, agency, connection)
 
