@@ -7,6 +7,7 @@ import logging
 import re
 
 import pytest
+import sqlalchemy as sa
 from marshmallow import Schema, fields
 from werkzeug.security import generate_password_hash
 
@@ -14,14 +15,16 @@ from hub import (
     AgencyFacts,
     Connected,
     ConnectorInfo,
+    Direction,
     LocationInfo,
+    ProspectStatus,
     Role,
     create_app,
     hookimpl,
 )
-from hub.errors import AuthenticationFailed
+from hub.errors import AuthenticationFailed, NeedsAttention
 from hub.extensions import db
-from hub.models import Agency, User
+from hub.models import Agency, AuditEntry, User
 from hub.testing.server import test_config
 
 #: Values that must never appear on a page, in a log line or in an error.
@@ -30,6 +33,8 @@ SALES_TOKEN = "CANARY-sales-token-9a3c42"
 SALES_TOKEN_NEW = "CANARY-sales-token-new-0f88b1"
 SALES_APP_SECRET = "CANARY-app-secret-6c2d19"
 PASSWORD = "correct horse battery"
+CARE = {"client_id": "cc-client-1", "client_secret": CARE_SECRET, "agency_id": "77"}
+SALES = {"access_token": SALES_TOKEN, "app_id": "", "client_secret": ""}
 CANARIES = (CARE_SECRET, SALES_TOKEN, SALES_TOKEN_NEW, SALES_APP_SECRET, PASSWORD)
 #: Hashed once: scrypt is slow on purpose.
 PASSWORD_HASH = generate_password_hash(PASSWORD)
@@ -90,6 +95,22 @@ class CareConnector:
     def provision(self, report):
         return None
 
+    @hookimpl
+    def map_status(self, connection, status, direction):
+        overrides = connection.agency.status_overrides.get("ledger", {})
+        ids = {
+            s: overrides.get(s.label, str((s.position + 1) * 10))
+            for s in ProspectStatus
+        }
+        unconfirmed = ProspectStatus.COLLECT_PAYMENT_INFORMATION
+        if direction == Direction.FROM_NATIVE:
+            return next((s for s, i in ids.items() if i == str(status)), None)
+        if status is unconfirmed and unconfirmed.label not in overrides:
+            raise NeedsAttention(
+                "The Ledger Care id of Collect Payment Information is not confirmed."
+            )
+        return ids[status]
+
 
 class SalesConnector:
     """A sales CRM whose deal workflow has to be made by hand."""
@@ -138,6 +159,14 @@ class SalesConnector:
                 raise AuthenticationFailed(f"Tally CRM refused the {step} (403).")
             report(step, "done", "")
         report("deal_workflow", "manual", "the portal's tier cannot create it.")
+
+    @hookimpl
+    def map_status(self, connection, status, direction):
+        overrides = connection.agency.status_overrides.get("tally", {})
+        ids = {s: overrides.get(s.label, f"stage-{s.position}") for s in ProspectStatus}
+        if direction == Direction.FROM_NATIVE:
+            return next((s for s, i in ids.items() if i == str(status)), None)
+        return ids[status]
 
 
 @pytest.fixture
@@ -228,6 +257,32 @@ def browser(web_app):
 def anonymous(web_app):
     """Return a client that has not signed in."""
     return Browser(web_app.test_client())
+
+
+def run_worker(app) -> None:
+    """Run what the worker would run now: provisioning jobs and events."""
+    app.extensions["hub.dispatcher"].drain()
+
+
+def actions(app) -> list[tuple[str, str | None]]:
+    with app.app_context():
+        rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id))
+        return [(row.action, row.credential) for row in rows]
+
+
+@pytest.fixture
+def ready(web_app, browser):
+    """Return the sunrise admin's client, with setup finished."""
+    browser.post("/agencies/sunrise/setup/agreement", {"agree": "yes"})
+    browser.post("/agencies/sunrise/setup/connect/ledger", CARE)
+    browser.post(
+        "/agencies/sunrise/setup/connect/tally",
+        {**SALES, "app_id": "991", "client_secret": SALES_APP_SECRET},
+    )
+    browser.post("/agencies/sunrise/setup/configure")
+    run_worker(web_app)
+    browser.post("/agencies/sunrise/setup/webhooks")
+    return browser
 
 
 @pytest.fixture

@@ -12,34 +12,14 @@ from hub.extensions import db
 from hub.models import Agency, AuditEntry, Event, EventAttempt, utcnow
 from web.conftest import (
     CANARIES,
+    CARE,
     CARE_SECRET,
     PASSWORD,
     SALES_APP_SECRET,
     SALES_TOKEN,
     SALES_TOKEN_NEW,
+    actions,
 )
-from web.test_wizard import CARE, SALES, run_worker
-
-
-def actions(app) -> list[tuple[str, str | None]]:
-    with app.app_context():
-        rows = db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id))
-        return [(row.action, row.credential) for row in rows]
-
-
-@pytest.fixture
-def ready(web_app, browser):
-    """Return the sunrise admin's client, with setup finished."""
-    browser.post("/agencies/sunrise/setup/agreement", {"agree": "yes"})
-    browser.post("/agencies/sunrise/setup/connect/ledger", CARE)
-    browser.post(
-        "/agencies/sunrise/setup/connect/tally",
-        {**SALES, "app_id": "991", "client_secret": SALES_APP_SECRET},
-    )
-    browser.post("/agencies/sunrise/setup/configure")
-    run_worker(web_app)
-    browser.post("/agencies/sunrise/setup/webhooks")
-    return browser
 
 
 @pytest.fixture

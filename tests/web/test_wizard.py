@@ -8,10 +8,7 @@ import sqlalchemy as sa
 
 from hub.extensions import db
 from hub.models import Agency, AuditEntry, Connection, ProvisioningJob
-from web.conftest import CARE_SECRET, SALES_APP_SECRET, SALES_TOKEN
-
-CARE = {"client_id": "cc-client-1", "client_secret": CARE_SECRET, "agency_id": "77"}
-SALES = {"access_token": SALES_TOKEN, "app_id": "", "client_secret": ""}
+from web.conftest import CARE, CARE_SECRET, SALES, SALES_APP_SECRET, run_worker
 
 
 def audit(app, action: str | None = None) -> list[dict]:
@@ -33,11 +30,6 @@ def audit(app, action: str | None = None) -> list[dict]:
 
 def sunrise(app) -> Agency:
     return db.session.scalar(sa.select(Agency).filter_by(slug="sunrise"))
-
-
-def run_worker(app) -> None:
-    """Run what the worker would run now: provisioning jobs and events."""
-    app.extensions["hub.dispatcher"].drain()
 
 
 @pytest.fixture

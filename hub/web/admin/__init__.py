@@ -6,6 +6,7 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__)
 
 from hub.web.admin import (  # noqa: E402, F401
+    agency_settings,
     credentials,
     dashboard,
     events,

@@ -14,6 +14,7 @@ STEP_TITLES = {
     "contact_workflows": "Contact workflows (contact created, contact fields changed)",
     "deal_workflow": "Deal workflow (deal stage changed)",
     "subscriptions": "Webhook subscriptions",
+    "locations": "Locations",
 }
 
 #: The webhook purposes each workflow step calls.
