@@ -226,8 +226,9 @@ class World:
         locations: tuple[tuple[str, str], ...] = (("loc-1", "Downtown"),),
         app_id: str | None = None,
         client_secret: str | None = None,
+        **account_options,
     ) -> Portal:
-        extra = {"operations_hub": operations_hub}
+        extra = {"operations_hub": operations_hub, **account_options}
         if scopes is not None:
             extra["scopes"] = scopes
         account = self.control.create_account(

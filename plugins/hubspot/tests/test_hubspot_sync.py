@@ -89,6 +89,28 @@ def test_connect_explains_a_refused_token(world):
     assert portal.token not in caught.value.message
 
 
+def test_connect_refuses_an_oauth_token_of_the_sandbox(world):
+    portal = world.new_portal(token_kind="oauth")
+
+    with pytest.raises(AuthenticationFailed) as caught:
+        world.hook("connect", portal)
+
+    assert "OAuth access token" in caught.value.message
+    assert portal.token not in caught.value.message
+
+
+def test_connect_asks_no_token_info_for_a_private_app_token(world):
+    portal = world.new_portal()
+    asked = []
+    world.rt.session.hooks["response"].append(
+        lambda response, *args, **kwargs: asked.append(response.request.path_url)
+    )
+
+    world.hook("connect", portal)
+
+    assert asked == ["/_sandbox/hubspot/account-info/v3/details"]
+
+
 def test_map_status_goes_both_ways_through_the_provisioned_stages(world, provisioned):
     stage_ids = world.state(provisioned)["stage_ids"]
 
