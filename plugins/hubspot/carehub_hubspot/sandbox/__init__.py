@@ -8,10 +8,11 @@ sender on its own clock.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, g, jsonify, request
+from flask import Blueprint, Flask, g, request
 from werkzeug.exceptions import HTTPException
 
 from carehub_hubspot.sandbox import (
+    account,
     associations,
     batches,
     control,
@@ -49,7 +50,7 @@ def create_blueprint(app: Flask) -> Blueprint:
     bp.register_error_handler(Exception, errors.handle_unexpected)
 
     control.register(bp)
-    bp.add_url_rule("/account-info/v3/details", view_func=account_details)
+    account.register(bp)
     objects.register(bp)
     batches.register(bp)
     search.register(bp)
@@ -88,42 +89,6 @@ def _after(response):
     return response
 
 
-def account_details():
-    """Answer ``GET /account-info/v3/details`` for the token's portal."""
-    portal = state.portal()
-
-    return jsonify(
-        {
-            "portalId": portal["id"],
-            "accountType": "STANDARD",
-            "timeZone": portal["time_zone"],
-            "companyCurrency": "USD",
-            "additionalCurrencies": [],
-            "utcOffset": _utc_offset(portal["time_zone"]),
-            "utcOffsetMilliseconds": _utc_offset_ms(portal["time_zone"]),
-            "uiDomain": "app.hubspot.com",
-            "dataHostingLocation": "na1",
-        }
-    )
-
-
 def unknown_path(unknown: str):
     """Answer a path HubSpot does not serve with its 404 body."""
     raise ApiError(404, f"No route matches {request.method} /{unknown}.")
-
-
-def _utc_offset_ms(time_zone: str) -> int:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    offset = datetime.now(ZoneInfo(time_zone)).utcoffset()
-
-    return int(offset.total_seconds() * 1000) if offset else 0
-
-
-def _utc_offset(time_zone: str) -> str:
-    total = _utc_offset_ms(time_zone) // 60000
-    sign = "-" if total < 0 else "+"
-    hours, minutes = divmod(abs(total), 60)
-
-    return f"{sign}{hours:02d}:{minutes:02d}"

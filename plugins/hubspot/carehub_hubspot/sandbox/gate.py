@@ -60,7 +60,6 @@ def required_scope(path: str) -> str | None:
 def check_request() -> None:
     """Authenticate, count, and limit one API request, or raise HubSpot's error."""
     path = api_path()
-    g.hubspot_path = path
     token = _bearer_token()
     search = is_search(path)
 
