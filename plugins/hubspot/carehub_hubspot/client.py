@@ -9,23 +9,19 @@ first looks for what the lost call may have made.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
 from carehub_hubspot import paths
 from carehub_hubspot.errors import from_batch_error, translate
-from carehub_hubspot.runtime import Runtime, runtime
-from hub.errors import AuthenticationFailed, RemoteError, RemoteUnavailable
+from carehub_hubspot.runtime import Runtime
+from hub.errors import RemoteError, RemoteUnavailable
 
 log = logging.getLogger(__name__)
 
-REAL_BASE_URL = "https://api.hubapi.com"
-BASE_URL_SETTING = "HUB_HUBSPOT_BASE_URL"
 #: HubSpot's most inputs per batch call.
 BATCH_SIZE = 100
 #: The most results one search page returns.
@@ -314,39 +310,3 @@ class HubSpotClient:
             if len(results) < SEARCH_PAGE:
                 return
             last_id = results[-1]["id"]
-
-
-def limiter_key(connection, token: str) -> str:
-    """Return the key of a connection's rate budget: its portal, or its token's hash."""
-    portal = (connection.state or {}).get("portal_id")
-    if portal:
-        return f"portal:{portal}"
-    return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
-
-
-def client_for(connection) -> HubSpotClient:
-    """Return a client for a connection's portal, with the app's shared limits.
-
-    :raises hub.errors.AuthenticationFailed: when no access token is set.
-    """
-    from hub.sandbox import base_url
-
-    token = (connection.credentials or {}).get("access_token")
-    if not token:
-        raise AuthenticationFailed(
-            "No HubSpot access token is set for this connection. Paste one (a "
-            "Service Key or a private-app token) in the HubSpot settings."
-        )
-
-    return HubSpotClient(
-        token,
-        base_url=base_url("hubspot", BASE_URL_SETTING, REAL_BASE_URL),
-        limiter_key=limiter_key(connection, token),
-        rt=runtime(),
-    )
-
-
-def is_real_hubspot(client: HubSpotClient) -> bool:
-    """Return whether a client talks to HubSpot itself rather than a sandbox."""
-    host = urlsplit(client.base_url).hostname or ""
-    return host == "hubapi.com" or host.endswith(".hubapi.com")

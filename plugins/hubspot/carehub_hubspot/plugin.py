@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from carehub_hubspot import apply, changes, events, provisioning, records, signatures
 from carehub_hubspot import connect as connecting
 from carehub_hubspot import status as statuses
-from carehub_hubspot.client import client_for
+from carehub_hubspot.access import client_for
 from carehub_hubspot.properties import refresh_locations
 from carehub_hubspot.runtime import runtime
 from hub import ConnectorInfo, Role, hookimpl

@@ -320,6 +320,6 @@ def test_an_answer_that_is_not_json_names_the_base_url(make_client):
     ids=("api", "eu1", "sandbox", "lookalike"),
 )
 def test_knows_hubspot_from_a_sandbox(make_client, base_url, real):
-    from carehub_hubspot.client import is_real_hubspot
+    from carehub_hubspot.access import is_real_hubspot
 
     assert is_real_hubspot(make_client(base_url)) is real
