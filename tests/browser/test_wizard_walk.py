@@ -152,7 +152,19 @@ def tab_to(page, selector: str, limit: int = 60) -> None:
 
 def test_the_wizard_by_keyboard_only(page, hub_url, sandbox_account):
     care = sandbox_account("clearcare", "Harbor Home Care")
-    sales = sandbox_account("hubspot", "Harbor Home Care", tier="starter")
+    # Without the automation scope the workflows are left to the admin, so the
+    # webhook page shows their URLs with copy buttons.
+    scopes = ["crm.objects.contacts.read", "crm.objects.contacts.write"]
+    scopes += ["crm.objects.deals.read", "crm.objects.deals.write"]
+    scopes += ["crm.schemas.contacts.read", "crm.schemas.contacts.write"]
+    scopes += ["crm.schemas.deals.read", "crm.schemas.deals.write"]
+    sales = sandbox_account(
+        "hubspot",
+        "Harbor Home Care",
+        tier="professional",
+        operations_hub=True,
+        scopes=scopes,
+    )
     page.goto(f"{hub_url}/")
 
     tab_to(page, "#email")
@@ -195,7 +207,21 @@ def test_the_wizard_by_keyboard_only(page, hub_url, sandbox_account):
     page.keyboard.press("Enter")
 
     expect(page.get_by_role("heading", name="Webhook configuration")).to_be_visible()
+    expect(page.locator(".status-manual").first).to_be_visible()
+    url = page.locator("#url-deal_workflow-1")
+    expect(url).to_have_value(re.compile(r"/hooks/hubspot/"))
+    tab_to(page, 'button[data-copy="url-deal_workflow-1"]')
+    page.keyboard.press("Enter")
+    expect(page.locator('button[data-copy="url-deal_workflow-1"]')).to_have_text(
+        "Copied"
+    )
+    page.shot("keyboard-webhooks")
     tab_to(page, "button.primary")
     page.keyboard.press("Enter")
+
     expect(page.get_by_role("heading", name="Setup complete")).to_be_visible()
+    expect(page.locator(".checklist")).to_contain_text("Deal workflow")
     page.shot("keyboard-setup-complete")
+    tab_to(page, ".checklist button")
+    page.keyboard.press("Enter")
+    expect(page.locator(".checklist li.done").first).to_be_visible()

@@ -9,7 +9,15 @@ import pytest
 import sqlalchemy as sa
 
 from hub.extensions import db
-from hub.models import Agency, AuditEntry, Event, EventAttempt, utcnow
+from hub.models import (
+    Agency,
+    AuditEntry,
+    Event,
+    EventAttempt,
+    RemoteRef,
+    SyncLink,
+    utcnow,
+)
 from web.conftest import (
     CANARIES,
     CARE,
@@ -288,3 +296,29 @@ def test_no_page_or_log_line_shows_a_secret(web_app, ready, events, logs):
     with web_app.app_context():
         credentials = db.session.scalars(sa.select(AuditEntry.credential)).all()
     assert all(c is None or c.startswith("…") for c in credentials)
+
+
+def test_an_event_page_shows_the_records_linked_to_the_person(web_app, ready, events):
+    with web_app.app_context():
+        agency = db.session.scalar(sa.select(Agency).filter_by(slug="sunrise"))
+        link = SyncLink(agency_id=agency.id)
+        for connector, kind, remote_id in (
+            ("tally", "contact", "51"),
+            ("tally", "deal", "7"),
+            ("ledger", "patient", "p-12"),
+        ):
+            link.refs.append(
+                RemoteRef(
+                    agency_id=agency.id,
+                    connector=connector,
+                    kind=kind,
+                    remote_id=remote_id,
+                )
+            )
+        db.session.add(link)
+        db.session.commit()
+
+    page = ready.get(f"/agencies/sunrise/events/{events[0]}").get_data(as_text=True)
+
+    assert "<td>Tally CRM</td><td>deal</td><td>7</td>" in page
+    assert "<td>Ledger Care</td><td>patient</td><td>p-12</td>" in page

@@ -8,10 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 
+from hub.canonical import RecordRef
 from hub.errors import NotFound
 from hub.extensions import db
 from hub.inbox import notify_stored
 from hub.models import Event, EventStatus, mask
+from hub.sync.links import find as find_link
 from hub.sync.replay import requeue
 from hub.web.admin import bp
 from hub.web.admin.audit import record
@@ -83,6 +85,15 @@ def event(slug: str, event_id: int):
     agency = agency_or_404(slug)
     row = _event_or_404(agency, event_id)
     payload = masked(row.payload or {})
+    ref = payload.get("ref")
+    link = None
+    if ref:
+        link = find_link(agency.id, row.connector, RecordRef(ref["kind"], ref["id"]))
+    labels = {i.name: i.label for i in setup_connectors()}
+    linked = [
+        (labels.get(r.connector, r.connector), r.kind, r.remote_id)
+        for r in (link.refs if link else [])
+    ]
 
     return render_template(
         "admin/event.html",
@@ -90,7 +101,8 @@ def event(slug: str, event_id: int):
         event=row,
         payload=payload,
         prospect=payload.get("prospect") or {},
-        labels={i.name: i.label for i in setup_connectors()},
+        labels=labels,
+        linked=linked,
     )
 
 

@@ -41,13 +41,13 @@ MANUAL_STEPS = {
         "Open Re-enrollment, turn on “Allow deals that meet the trigger criteria to "
         "re-enroll”, and Save.",
         "Click + to add an action, choose Send a webhook (Trigger webhook), method "
-        "POST, paste the URL below, and Save.",
+        "POST, paste the webhook URL above, and Save.",
         "Click Review, choose “Yes, enroll existing deals which meet the trigger "
         "criteria as of now”, then Turn on.",
     ],
     "contact_workflows": [
         "In HubSpot, go to Automation › Workflows and create a contact-based workflow "
-        "for each URL below (contact created; contact fields changed).",
+        "for each URL above (contact created; contact fields changed).",
         "Add the action Send a webhook, method POST, paste the URL, Save, Review and "
         "Turn on.",
     ],
