@@ -61,6 +61,7 @@ def deals_with_link(world, portal, link_key):
 
 @pytest.fixture
 def provisioned(world):
+    """Return a professional sandbox portal, connected and provisioned."""
     portal = world.new_portal()
     world.hook("connect", portal)
     world.provision(portal)

@@ -131,6 +131,7 @@ class TestIngress:
 
     @pytest.fixture
     def signed_portal(self, world):
+        """Return a connected portal whose webhooks must carry signatures."""
         portal = world.new_portal(app_id=APP_ID, client_secret=SECRET)
         world.hook("connect", portal)
         return portal
