@@ -1,5 +1,4 @@
-"""The bodies of the three workflows the hub provisions, as HubSpot's flows API takes
-them, and the steps to make each by hand."""
+"""The three workflows the hub provisions: their bodies, and the steps by hand."""
 
 from __future__ import annotations
 
@@ -153,8 +152,7 @@ def field_sync_flow(url: str, app_id: str | None, agency) -> dict:
 
 
 def deal_flow(url: str, app_id: str | None, stage_ids: dict[str, str]) -> dict:
-    """Return the workflow a deal (re-)enrolls in when it reaches a stage past New
-    Lead."""
+    """Return the workflow a deal enrolls in at each stage past New Lead."""
     wanted = [
         stage_ids[status.name]
         for status in ProspectStatus

@@ -23,8 +23,10 @@ class MissingScope(Exception):
 
 
 class NoWebhooks(Exception):
-    """The portal's subscription cannot send webhooks from workflows; the message is
-    HubSpot's own."""
+    """The portal's subscription cannot send webhooks from workflows.
+
+    Its message is HubSpot's own.
+    """
 
 
 def classify(exc: RemoteError) -> Exception | None:
