@@ -70,13 +70,17 @@ def find_by(
     """Return the live record whose property ``name`` holds ``value``, or None."""
     if name == "hs_object_id":
         return load(conn, portal_id, object_type, value)
-    wanted = _comparable(name, value)
-    for record in live(conn, portal_id, object_type):
-        held = record["properties"].get(name)
-        if held not in (None, "") and _comparable(name, held) == wanted:
-            return record
+    u = store.unique_values
+    holder = conn.execute(
+        sa.select(u.c.record_id).where(
+            u.c.portal_id == portal_id,
+            u.c.object_type == object_type,
+            u.c.name == name,
+            u.c.value == _comparable(name, value),
+        )
+    ).scalar()
 
-    return None
+    return None if holder is None else load(conn, portal_id, object_type, holder)
 
 
 def resolve(
@@ -167,6 +171,7 @@ def create(
         "archived": False,
     }
     conn.execute(store.records.insert().values(**record))
+    _index_unique(conn, portal["id"], object_type, object_id, props, clean)
     for to_type, to_id in planned:
         links.link(conn, portal["id"], object_type, object_id, to_type, to_id)
 
@@ -185,6 +190,7 @@ def update(
     if object_type == "deals":
         values.place_deal(conn, portal["id"], clean, record["properties"])
     _check_unique(conn, portal["id"], object_type, props, clean, record["id"])
+    _index_unique(conn, portal["id"], object_type, record["id"], props, clean)
 
     changed = [
         name for name, value in clean.items() if record["properties"].get(name) != value
@@ -220,6 +226,14 @@ def archive(
             r.c.id == record["id"],
         )
         .values(archived=True, updated_at=store.now(conn))
+    )
+    u = store.unique_values
+    conn.execute(
+        u.delete().where(
+            u.c.portal_id == portal_id,
+            u.c.object_type == object_type,
+            u.c.record_id == record["id"],
+        )
     )
 
 
@@ -274,6 +288,38 @@ def _check_unique(
                 f"exists. Existing ID: {holder['id']}"
             )
         raise ApiError(409, message, category="CONFLICT")
+
+
+def _index_unique(
+    conn: sa.Connection,
+    portal_id: int,
+    object_type: str,
+    record_id: int,
+    props: dict,
+    written: dict,
+) -> None:
+    u = store.unique_values
+    for name in unique_properties(object_type, props):
+        if name not in written:
+            continue
+        conn.execute(
+            u.delete().where(
+                u.c.portal_id == portal_id,
+                u.c.object_type == object_type,
+                u.c.name == name,
+                u.c.record_id == record_id,
+            )
+        )
+        if written[name] not in (None, ""):
+            conn.execute(
+                u.insert().values(
+                    portal_id=portal_id,
+                    object_type=object_type,
+                    name=name,
+                    value=_comparable(name, written[name]),
+                    record_id=record_id,
+                )
+            )
 
 
 def _history(history: dict, written: dict, now: float) -> dict:

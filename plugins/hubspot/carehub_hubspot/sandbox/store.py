@@ -104,6 +104,17 @@ deliveries = sa.Table(
     sa.Column("claimed_until", sa.Float, nullable=False, default=0.0),
 )
 
+#: Which record holds each value of a unique property (a contact's email too).
+unique_values = sa.Table(
+    "hubspot_unique_values",
+    metadata,
+    sa.Column("portal_id", sa.Integer, primary_key=True),
+    sa.Column("object_type", sa.String(20), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("record_id", sa.Integer, nullable=False),
+)
+
 faults = sa.Table(
     "hubspot_faults",
     metadata,
