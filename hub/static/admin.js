@@ -41,10 +41,13 @@
       return g.steps.some(function (s) { return s.status === "failed"; });
     });
     var note = document.getElementById("retry-note");
-    if (note) { note.hidden = !failed; }
+    if (note) {
+      note.hidden = !(failed || data.job);
+      document.getElementById("job-problem").textContent = data.job || "";
+    }
     var next = document.getElementById("continue");
     if (next) { next.hidden = !data.settled; }
-    return data.settled || failed;
+    return data.settled || failed || Boolean(data.job);
   }
 
   function pollProvisioning() {

@@ -165,6 +165,9 @@ def harbor_event(web_app):
         "/agencies/harbor/events",
         "/agencies/harbor/events/{event}",
         "/agencies/harbor/credentials",
+        "/agencies/harbor/mapping",
+        "/agencies/harbor/locations",
+        "/agencies/harbor/required-fields",
         "/agencies",
     ],
 )
@@ -184,7 +187,13 @@ def test_an_admin_gets_404_for_another_agency(browser, harbor_event, path):
         "/agencies/harbor/credentials/tally/show",
         "/agencies/harbor/credentials/tally/rotate",
         "/agencies/harbor/credentials/tally/disconnect",
+        "/agencies/harbor/mapping",
+        "/agencies/harbor/locations/refresh",
+        "/agencies/harbor/required-fields",
+        "/agencies/harbor/setup/complete",
+        "/agencies/harbor/setup/webhooks",
         "/agencies",
+        "/agencies/admins",
     ],
 )
 def test_an_admin_cannot_post_to_another_agency(web_app, browser, harbor_event, path):
@@ -209,3 +218,33 @@ def test_an_operator_sees_every_agency(anonymous, harbor_event):
     assert anonymous.get("/agencies/harbor/events").status_code == 200
     assert anonymous.get(f"/agencies/harbor/events/{harbor_event}").status_code == 200
     assert anonymous.get("/agencies/sunrise/setup/overview").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("target", "landing"),
+    [
+        ("/agencies/sunrise/events", "/agencies/sunrise/events"),
+        ("//evil.example/", "/agencies/sunrise/"),
+        ("https://evil.example/", "/agencies/sunrise/"),
+    ],
+    ids=("own-page", "scheme-relative", "absolute"),
+)
+def test_sign_in_returns_only_to_pages_of_the_hub(anonymous, target, landing):
+    answer = anonymous.client.post(
+        f"/signin?next={target}",
+        data={
+            "csrf_token": anonymous.token(),
+            "email": "admin@sunrise.example",
+            "password": PASSWORD,
+        },
+    )
+
+    assert answer.headers["Location"] == landing
+
+
+def test_a_page_asked_for_without_a_session_comes_back_after_sign_in(anonymous):
+    answer = anonymous.get("/agencies/sunrise/events?status=done")
+
+    assert answer.headers["Location"] == (
+        "/signin?next=/agencies/sunrise/events?status%3Ddone"
+    )

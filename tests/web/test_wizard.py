@@ -228,6 +228,7 @@ def test_a_failed_step_shows_its_message_and_configure_retries(
     steps = {s["step"]: s for s in status["groups"][0]["steps"]}
     assert steps["properties"]["status"] == "failed"
     assert "refused the properties" in steps["properties"]["detail"]
+    assert "refused the properties" in status["job"]
     page = care_connected.get("/agencies/sunrise/setup/connect/tally")
     assert 'id="retry-note" class="error" hidden' not in page.get_data(as_text=True)
     assert care_connected.get("/agencies/sunrise/setup/webhooks").status_code == 302

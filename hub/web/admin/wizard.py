@@ -12,6 +12,7 @@ from hub.errors import HubError, NotFound
 from hub.extensions import db
 from hub.web.admin import bp, texts
 from hub.web.admin.audit import record
+from hub.web.admin.configuration import job_problem, step_groups, workflows
 from hub.web.admin.connections import (
     connect as connect_connection,
 )
@@ -24,6 +25,7 @@ from hub.web.admin.connections import (
     setup_connectors,
 )
 from hub.web.admin.progress import (
+    SETTLED,
     checklist,
     first_open_step,
     now_text,
@@ -137,7 +139,8 @@ def _connect_page(agency, info, status=200, errors=None, values=None, error=None
         errors=errors or {},
         values=values or (connection.settings if connection else {}),
         error=error,
-        groups=_provisioning_groups(agency),
+        groups=step_groups(agency),
+        job=job_problem(agency),
         configured=bool(setup_state(agency).get("configured_at")),
     )
 
@@ -186,77 +189,16 @@ def configure(slug: str):
     return redirect(url_for("admin.connect", slug=slug, connector=found[0].name))
 
 
-def _provisioning_groups(agency) -> list[dict]:
-    groups = []
-    for info in setup_connectors():
-        connection = agency.connection(info.name)
-        if connection is None or not (connection.steps or info.provision_steps):
-            continue
-        rows = {row.step: row for row in connection.steps}
-        names = list(info.provision_steps) + [
-            s for s in rows if s not in info.provision_steps
-        ]
-        groups.append(
-            {
-                "label": info.label,
-                "connector": info.name,
-                "steps": [
-                    {
-                        "step": name,
-                        "title": texts.STEP_TITLES.get(name, name.replace("_", " ")),
-                        "status": rows[name].status if name in rows else "not started",
-                        "detail": (rows[name].detail or "") if name in rows else "",
-                    }
-                    for name in names
-                ],
-            }
-        )
-
-    return groups
-
-
 @bp.get("/agencies/<slug>/setup/provisioning.json")
 @signed_in
 def provisioning_status(slug: str):
     """Return each provisioning step's status, for the live status on the page."""
     agency = agency_or_404(slug)
-    groups = _provisioning_groups(agency)
+    groups = step_groups(agency)
     steps = [s for g in groups for s in g["steps"]]
-    settled = bool(steps) and all(
-        s["status"] in ("done", "manual", "unavailable", "skipped") for s in steps
-    )
+    settled = bool(steps) and all(s["status"] in SETTLED for s in steps)
 
-    return jsonify(groups=groups, settled=settled)
-
-
-def _workflows(agency) -> list[dict]:
-    """Return each workflow step of the sales connection with its URLs and status."""
-    found = sales_connection(agency)
-    if found is None:
-        return []
-    info, connection = found
-    rows = [row for row in connection.steps if row.step in texts.STEP_PURPOSES]
-    workflows = []
-    for row in rows:
-        purposes = [
-            p for p in texts.STEP_PURPOSES[row.step] if p in info.webhook_purposes
-        ]
-        workflows.append(
-            {
-                "step": row.step,
-                "title": texts.STEP_TITLES.get(row.step, row.step),
-                "status": row.status,
-                "detail": row.detail or "",
-                "manual_steps": texts.MANUAL_STEPS.get(row.step, []),
-                "urls": [
-                    (texts.PURPOSE_TITLES.get(p, p), connection.webhook_url(p))
-                    for p in purposes
-                ],
-            }
-        )
-    db.session.commit()
-
-    return workflows
+    return jsonify(groups=groups, settled=settled, job=job_problem(agency))
 
 
 @bp.route("/agencies/<slug>/setup/webhooks", methods=["GET", "POST"])
@@ -272,7 +214,7 @@ def webhooks(slug: str):
             agency,
             "webhooks",
             "admin/wizard/webhooks.html",
-            workflows=_workflows(agency),
+            workflows=workflows(agency),
         )
 
     if not setup_state(agency).get("finished_at"):
@@ -317,7 +259,7 @@ def complete(slug: str):
         "complete",
         "admin/wizard/complete.html",
         items=checklist(agency),
-        workflows=_workflows(agency),
+        workflows=workflows(agency),
     )
 
 
