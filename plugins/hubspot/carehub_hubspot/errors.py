@@ -27,6 +27,10 @@ DEFAULT_WINDOW = 10.0
 SEARCH_WINDOW = 1.0
 
 
+class ProvisionProblem(Exception):
+    """A provisioning step cannot finish; the message tells the admin what to do."""
+
+
 class ObjectNotFound(RemoteError):
     """HubSpot has no such object, or it was archived."""
 

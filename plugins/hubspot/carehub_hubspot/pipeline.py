@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from carehub_hubspot import paths
 from carehub_hubspot.client import HubSpotClient
-from carehub_hubspot.errors import body_of
+from carehub_hubspot.errors import ProvisionProblem, body_of
 from hub.canonical import ProspectStatus
 from hub.errors import PermissionDenied, RemoteError
 
 PIPELINE_LABEL = "ClearCare_Sales_Pipeline"
-
-
-class ProvisionProblem(Exception):
-    """A step cannot finish; the message tells the admin what to do."""
 
 
 def probability(status: ProspectStatus) -> str:

@@ -11,7 +11,7 @@ import json
 
 from carehub_hubspot import paths
 from carehub_hubspot.client import HubSpotClient
-from carehub_hubspot.errors import Conflict, ObjectNotFound
+from carehub_hubspot.errors import Conflict, ObjectNotFound, ProvisionProblem
 from carehub_hubspot.records import (
     CONTACT_PROPERTIES,
     LINK_ID,
@@ -46,8 +46,12 @@ def locations_fingerprint(agency) -> str:
 
 
 def wanted_properties(agency) -> list[tuple[str, dict]]:
-    """Return each property the hub needs, with its object type."""
-    return [
+    """Return each property the hub needs, with its object type.
+
+    "ClearCare location" is left out while the agency has no locations, since
+    HubSpot needs at least one option.
+    """
+    wanted = [
         (
             paths.CONTACTS,
             {
@@ -86,6 +90,10 @@ def wanted_properties(agency) -> list[tuple[str, dict]]:
             },
         ),
     ]
+    if not agency.locations:
+        wanted = [(t, spec) for t, spec in wanted if spec["name"] != LOCATION]
+
+    return wanted
 
 
 def ensure_properties(client: HubSpotClient, agency, connection) -> str:
@@ -102,6 +110,14 @@ def ensure_properties(client: HubSpotClient, agency, connection) -> str:
         properties=[spec["name"] for _, spec in wanted_properties(agency)],
         locations_fingerprint=locations_fingerprint(agency),
     )
+    if not agency.locations:
+        made = "; ".join(done) + ". " if done else ""
+        raise ProvisionProblem(
+            f'{made}The agency has no locations yet, so "ClearCare location" '
+            "cannot be made: HubSpot needs at least one option. Connect and "
+            "provision ClearCare, where the locations come from, then provision "
+            "HubSpot again."
+        )
     if done:
         summary = "; ".join(done) + "."
     else:
@@ -138,8 +154,9 @@ def refresh_locations(client: HubSpotClient, agency, connection) -> bool:
     known = (connection.state or {}).get("locations_fingerprint")
     if known is None or known == fingerprint:
         return False
-    spec = next(s for t, s in wanted_properties(agency) if s["name"] == LOCATION)
-    _ensure_property(client, paths.CONTACTS, spec)
+    for object_type, spec in wanted_properties(agency):
+        if spec["name"] == LOCATION:
+            _ensure_property(client, object_type, spec)
     connection.update_state(locations_fingerprint=fingerprint)
 
     return True

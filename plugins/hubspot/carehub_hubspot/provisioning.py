@@ -14,7 +14,8 @@ from carehub_hubspot import paths
 from carehub_hubspot import workflow_specs as specs
 from carehub_hubspot.access import is_real_hubspot
 from carehub_hubspot.client import HubSpotClient
-from carehub_hubspot.pipeline import PIPELINE_LABEL, ProvisionProblem, ensure_pipeline
+from carehub_hubspot.errors import ProvisionProblem
+from carehub_hubspot.pipeline import PIPELINE_LABEL, ensure_pipeline
 from carehub_hubspot.properties import ensure_properties
 from carehub_hubspot.workflows import MissingScope, NoWebhooks, ensure_flow
 from hub.canonical import StepStatus

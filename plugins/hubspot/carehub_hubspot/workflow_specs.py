@@ -105,9 +105,11 @@ def _flow(name: str, flow_type: str, object_type_id: str, url, app_id, criteria)
 def synced_properties(agency) -> list[str]:
     """Return the contact properties whose change re-enrolls a contact."""
     names = list(CONTACT_PROPERTIES.values())
+    if not agency.locations:
+        names.remove(CONTACT_PROPERTIES["location"])
     for field in agency.required_fields:
         name = CONTACT_PROPERTIES.get(field)
-        if name and name not in names:
+        if name and name not in names and field != "location":
             names.append(name)
     return names
 

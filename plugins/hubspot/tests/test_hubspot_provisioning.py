@@ -230,6 +230,33 @@ def test_drift_is_repaired_but_an_admins_probabilities_are_kept(world):
     assert stages[state["stage_ids"]["CARE_STARTED"]]["displayOrder"] == 9
 
 
+def test_an_agency_without_locations_is_told_to_provision_clearcare_first(world):
+    portal = world.new_portal(locations=())
+
+    reports = world.provision(portal)
+
+    assert reports.status("properties") == "failed"
+    assert "no locations yet" in reports.detail("properties")
+    assert 'Created the property "ClearCare Prospect Id"' in reports.detail(
+        "properties"
+    )
+    assert reports.status("contact_workflows") == "done"
+    sync = flow_of(world, portal, "contact.changed")["enrollmentCriteria"]
+    triggers = sync["reEnrollmentTriggersFilterBranches"]
+    assert "clearcare_location" not in str(triggers)
+
+    with world.app.app_context():
+        agency = db.session.get(Agency, portal.agency_id)
+        agency.locations.append(Location(remote_id="loc-1", name="Downtown"))
+        db.session.commit()
+    again = world.provision(portal)
+
+    assert set(again.final().values()) == {"done"}
+    assert "clearcare_location" in str(
+        flow_of(world, portal, "contact.changed")["enrollmentCriteria"]
+    )
+
+
 def test_changed_locations_refresh_the_options(world):
     portal = world.new_portal()
     world.provision(portal)
