@@ -19,6 +19,7 @@ VALID_PAIRS = {
     "date": {"date"},
     "datetime": {"date"},
 }
+MAX_UNIQUE = 10
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 REQUIRED = ("name", "label", "type", "fieldType", "groupName")
 EDITABLE = (
@@ -190,6 +191,18 @@ def _create(conn, portal_id: int, object_type: str, body: Any) -> dict:
             category="OBJECT_ALREADY_EXISTS",
         )
     _check(conn, portal_id, object_type, body)
+    if body.get("hasUniqueValue"):
+        unique = [
+            p
+            for p in definitions.all_of(conn, portal_id, "property", object_type)
+            if p.get("hasUniqueValue")
+        ]
+        if len(unique) >= MAX_UNIQUE:
+            raise ApiError(
+                400,
+                f"An object type can have at most {MAX_UNIQUE} properties with "
+                "unique values; archive one before adding another.",
+            )
     stamp = store.iso(store.now(conn))
     created = seed.property_body(
         name, body["label"], body["type"], body["fieldType"], body["groupName"], stamp,

@@ -199,3 +199,16 @@ def test_a_group_needs_a_name_and_label(portal):
     response = portal.post(f"{PROPERTIES[0]}/groups", json={"name": "x"})
 
     assert response.status_code == 400
+
+
+def test_an_object_type_has_at_most_ten_unique_properties(portal):
+    answers = [
+        portal.post(
+            PROPERTIES[0],
+            json=_property(name=f"key_{n}", type="string", fieldType="text",
+                           options=None, hasUniqueValue=True),
+        ).status_code
+        for n in range(11)
+    ]  # fmt: skip
+
+    assert answers == [201] * 10 + [400]
