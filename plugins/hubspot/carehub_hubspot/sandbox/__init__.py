@@ -29,7 +29,7 @@ from carehub_hubspot.sandbox import (
     store,
 )
 from carehub_hubspot.sandbox.errors import ApiError
-from carehub_hubspot.sandbox.sender import Sender
+from carehub_hubspot.sandbox.sender import RESPONSE_TIMEOUT, Sender
 from hub import sandbox as hub_sandbox
 
 
@@ -38,7 +38,8 @@ def create_blueprint(app: Flask) -> Blueprint:
     engine = hub_sandbox.engine(app)
     store.create_tables(engine)
     sandbox_state = state.SandboxState(engine=engine)
-    sandbox_state.sender = Sender(engine)
+    timeout = app.config.get("HUB_HUBSPOT_SANDBOX_WEBHOOK_TIMEOUT") or RESPONSE_TIMEOUT
+    sandbox_state.sender = Sender(engine, response_timeout=float(timeout))
     app.extensions[state.EXTENSION] = sandbox_state
 
     bp = Blueprint("hubspot_sandbox", __name__)

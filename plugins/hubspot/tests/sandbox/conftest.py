@@ -101,8 +101,8 @@ def serve_sandbox():
     """Return a context manager that serves a sandbox kept in a given folder."""
 
     @contextmanager
-    def serve_in(folder) -> Iterator[Sandbox]:
-        with serve(lambda url: make_app(folder, url)) as app:
+    def serve_in(folder, **overrides) -> Iterator[Sandbox]:
+        with serve(lambda url: make_app(folder, url, **overrides)) as app:
             yield Sandbox(app)
 
     return serve_in

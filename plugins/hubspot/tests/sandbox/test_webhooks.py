@@ -449,3 +449,27 @@ def test_a_portal_gets_at_most_20_webhooks_a_second(make_flow, portal, sandbox, 
 
     arrivals = sorted(r["at"] for r in target.requests)
     assert arrivals[20] - arrivals[0] >= 0.9
+
+
+def test_a_timed_out_webhook_is_retried(tmp_path, serve_sandbox, make_flow, target):
+    target.delay = 1.0
+    with serve_sandbox(tmp_path, HUB_HUBSPOT_SANDBOX_WEBHOOK_TIMEOUT=0.2) as sandbox:
+        portal = sandbox.portal("professional", operations_hub=True)
+        flow = make_flow(isEnabled=True)
+        flow["actions"][0]["webhookUrl"] = target.url
+        del flow["actions"][0]["authSettings"]
+        portal.post("/automation/v4/flows", json=flow)
+
+        portal.post("/crm/v3/objects/contacts", json={"properties": {}})
+        [row] = sandbox.wait_for(
+            lambda: [r for r in sandbox.deliveries(portal) if r["attempts"]]
+        )
+        target.delay = 0.0
+        sandbox.control.advance_clock(61)
+        [done] = sandbox.wait_for(
+            lambda: [r for r in sandbox.deliveries(portal) if r["state"] == "delivered"]
+        )
+
+    assert row["attempts"][0]["error"] == "ReadTimeout"
+    assert row["state"] == "pending"
+    assert [a["status"] for a in done["attempts"]] == [None, 200]
