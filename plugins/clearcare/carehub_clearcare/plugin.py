@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from marshmallow import Schema, fields
 
 from carehub_clearcare import events, provisioning
 from carehub_clearcare.api import NAME, client_for
 from carehub_clearcare.patients import to_prospect
-from carehub_clearcare.statuses import CONFIRMED_SETTING, ID_SETTING, StatusTable
+from carehub_clearcare.statuses import StatusTable
 from carehub_clearcare.writes import PatientWriter
 from hub import (
     AgencyFacts,
@@ -25,8 +23,6 @@ from hub import (
     hookimpl,
 )
 from hub.errors import NeedsAttention, NotFound
-
-log = logging.getLogger(__name__)
 
 
 class ClearCareSettings(Schema):
@@ -68,6 +64,7 @@ def _sandbox(app):
 
 @hookimpl
 def register_connectors(register):
+    """Register the ClearCare connector with its settings, webhook and sandbox."""
     register(
         ConnectorInfo(
             name=NAME,
@@ -83,6 +80,7 @@ def register_connectors(register):
 
 @hookimpl
 def connect(connector, agency, connection):
+    """Check the credentials; return the agency's name and locations."""
     agency_id = str(connection.setting("agency_id")).strip()
     with client_for(connection) as api:
         api.access_token()
@@ -114,17 +112,20 @@ def connect(connector, agency, connection):
 
 @hookimpl
 def provision(connector, agency, connection, report):
+    """Read the locations and register the subscriptions; return the locations."""
     with client_for(connection) as api:
         return provisioning.provision(agency, connection, report, api)
 
 
 @hookimpl
 def receive_event(connector, agency, connection, inbound):
+    """Return the change a subscription delivery names, once its header checks."""
     return events.parse_delivery(connection, inbound)
 
 
 @hookimpl
 def fetch_record(connector, connection, ref: RecordRef) -> Prospect | None:
+    """Return the patient as a prospect, or None when it is gone."""
     if ref.kind != "patient":
         return None
     statuses = StatusTable.for_connection(connection)
@@ -138,6 +139,7 @@ def fetch_record(connector, connection, ref: RecordRef) -> Prospect | None:
 
 @hookimpl
 def map_status(connector, connection, status, direction):
+    """Return the status id for a status, or the status for an id or label."""
     statuses = StatusTable.for_connection(connection)
     if Direction(direction) == Direction.TO_NATIVE:
         return statuses.to_native(status)
@@ -146,14 +148,13 @@ def map_status(connector, connection, status, direction):
 
 @hookimpl
 def apply_change(connector, agency, connection, change: Change) -> Applied:
+    """Write the change into ClearCare; return the patient id and fingerprint."""
     with client_for(connection) as api:
         return PatientWriter(agency, connection, api).apply(change)
 
 
 @hookimpl
 def fetch_changes(connector, connection, cursor) -> ChangeBatch:
+    """Return the patients updated since the cursor."""
     with client_for(connection) as api:
         return events.changed_since(connection, api, cursor)
-
-
-__all__ = ["CONFIRMED_SETTING", "ID_SETTING", "ClearCareSettings"]

@@ -18,7 +18,9 @@ TOKEN_LIFETIME = 3600
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-def bundle(resources: list[dict[str, Any]], total: int, wrapped: bool = True) -> Any:
+def bundle(
+    resources: list[dict[str, Any]], total: int, wrapped: bool = True
+) -> Response:
     """Return a searchset Bundle, with entries wrapped in ``resource`` or bare."""
     entries = [{"resource": r} for r in resources] if wrapped else resources
     return jsonify(
