@@ -70,24 +70,6 @@ def all_of(
     return [dict(row.body) for row in conn.execute(query.order_by(d.c.key))]
 
 
-def exists(
-    conn: sa.Connection, portal_id: int, kind: str, object_type_: str, key: str
-) -> bool:
-    """Return whether a definition exists, archived or not."""
-    d = store.definitions
-    return (
-        conn.execute(
-            sa.select(d.c.key).where(
-                d.c.portal_id == portal_id,
-                d.c.kind == kind,
-                d.c.object_type == object_type_,
-                d.c.key == key,
-            )
-        ).first()
-        is not None
-    )
-
-
 def put(
     conn: sa.Connection,
     portal_id: int,

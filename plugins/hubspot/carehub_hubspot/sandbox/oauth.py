@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import secrets
 
 import sqlalchemy as sa
@@ -15,9 +17,30 @@ LIFETIME_SECONDS = 1800
 TOKEN_KINDS = ("private_app", "oauth")
 
 
+class HideTokenInPath(logging.Filter):
+    """Masks the token that the token-info path carries, in access log lines."""
+
+    pattern = re.compile(r"(/oauth/v1/access-tokens/)[^\s?\"]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(
+                self.pattern.sub(r"\1…", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = self.pattern.sub(r"\1…", record.msg)
+        return True
+
+
 def register(bp: Blueprint) -> None:
-    """Add the token-info endpoint, which needs no Authorization header."""
+    """Add the token-info endpoint, which needs no Authorization header, and keep
+    its tokens out of the access logs."""
     bp.add_url_rule("/oauth/v1/access-tokens/<token>", view_func=token_info)
+    for name in ("werkzeug", "gunicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, HideTokenInPath) for f in logger.filters):
+            logger.addFilter(HideTokenInPath())
 
 
 def issue(conn: sa.Connection, portal_id: int, now: float) -> tuple[str, float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,6 @@ class SandboxState:
     engine: sa.Engine
     prefix: str = ""
     sender: Any = None
-    extra: dict = field(default_factory=dict)
 
 
 def current() -> SandboxState:

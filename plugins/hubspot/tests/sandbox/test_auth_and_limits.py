@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -213,3 +214,13 @@ def test_concurrent_writers_get_distinct_ids(portal):
 
     assert len(ids) == 48
     assert len(set(ids)) == 48
+
+
+def test_the_access_log_hides_the_token_of_a_token_info_call(sandbox, caplog):
+    portal = sandbox.portal("professional", token_kind="oauth")
+
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        requests.get(f"{sandbox.url}/oauth/v1/access-tokens/{portal.token}", timeout=10)
+
+    assert "/oauth/v1/access-tokens/" in caplog.text
+    assert portal.token not in caplog.text
