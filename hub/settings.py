@@ -16,12 +16,16 @@ def save_settings(
 ) -> None:
     """Validate settings and store them, the secret ones encrypted.
 
-    A secret field left empty keeps its stored value, so a form need not show it.
+    A secret field left empty keeps its stored value, so a form need not show it,
+    and secrets the connector made up itself (``Connection.set_secret``) are kept.
 
     :raises BadRequest: naming each field that is wrong and why.
     """
     secret = info.secret_fields()
-    kept = connection.credentials
+    schema_fields = set(info.settings_schema().fields)
+    stored = connection.credentials
+    kept = {k: v for k, v in stored.items() if k in schema_fields}
+    made_up = {k: v for k, v in stored.items() if k not in schema_fields}
     given = {
         name: value
         for name, value in raw.items()
@@ -45,5 +49,5 @@ def save_settings(
             connection.credential_rotated_at = now
         else:
             connection.credential_added_at = now
-    connection.credentials = credentials
+    connection.credentials = {**made_up, **credentials}
     connection.settings = {k: v for k, v in loaded.items() if k not in secret}

@@ -158,3 +158,37 @@ def test_the_facade_calls_only_the_named_connector(tmp_path, paper):
     assert (paper_says, carbon_says) == ("new_lead", "carbon:NEW_LEAD")
     assert paper.calls == []
     assert connectors.hooks_of("carbon") == ["map_status"]
+
+
+def test_saving_settings_keeps_secrets_the_connector_made_up(app, connection):
+    from hub.settings import save_settings
+
+    with app.app_context():
+        conn = db.session.get(Connection, connection)
+        conn.set_secret("webhook_header", "made-up-by-the-connector")
+        save_settings(conn, facade(app).info("paper"), {"api_key": "", "region": "us"})
+
+        assert conn.credentials == {
+            "api_key": "paper-canary-key-1234",
+            "webhook_header": "made-up-by-the-connector",
+        }
+        assert conn.settings == {"region": "us"}
+        assert conn.credential_rotated_at is None
+
+
+def test_saving_a_new_secret_marks_the_credential_rotated(app, connection):
+    from hub.errors import BadRequest
+    from hub.settings import save_settings
+
+    with app.app_context():
+        conn = db.session.get(Connection, connection)
+        info = facade(app).info("paper")
+        save_settings(conn, info, {"api_key": "a-new-key-5678"})
+        try:
+            save_settings(conn, info, {"region": 42})
+        except BadRequest as exc:
+            refusal = exc.message
+
+        assert conn.credentials["api_key"] == "a-new-key-5678"
+        assert conn.credential_rotated_at is not None
+    assert "region: Not a valid string." in refusal
