@@ -150,7 +150,7 @@ def tab_to(page, selector: str, limit: int = 60) -> None:
     raise AssertionError(f"Tab never reached {selector}.")
 
 
-def test_the_wizard_by_keyboard_only(page, hub_url, sandbox_account):
+def test_the_wizard_by_keyboard_only(page, hub_url, sandbox_account, chromium):
     care = sandbox_account("clearcare", "Harbor Home Care")
     # Without the automation scope the workflows are left to the admin, so the
     # webhook page shows their URLs with copy buttons.
@@ -225,3 +225,25 @@ def test_the_wizard_by_keyboard_only(page, hub_url, sandbox_account):
     tab_to(page, ".checklist button")
     page.keyboard.press("Enter")
     expect(page.locator(".checklist li.done").first).to_be_visible()
+
+    check_without_javascript(chromium, hub_url)
+
+
+def check_without_javascript(chromium, hub_url: str) -> None:
+    """Check that statuses and webhook URLs are on the pages with JavaScript off;
+    only the copy button needs it."""
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in(page, hub_url, "admin@harbor.example")
+        page.goto(f"{hub_url}/agencies/harbor/setup/connect/hubspot")
+        expect(page.locator("tr[data-step='hubspot:pipeline'] .status")).to_have_text(
+            "done"
+        )
+        page.goto(f"{hub_url}/agencies/harbor/setup/webhooks")
+        expect(page.locator("#url-deal_workflow-1")).to_have_value(
+            re.compile(r"/hooks/hubspot/")
+        )
+        expect(page.locator('button[data-copy="url-deal_workflow-1"]')).to_be_hidden()
+    finally:
+        context.close()
