@@ -41,15 +41,6 @@ class ClearCareSettings(Schema):
         load_default=False,
         metadata={"label": "I checked that id in ClearCare"},
     )
-    #: Made up by the hub when it provisions the subscriptions; declared here so
-    #: that saving the other settings keeps it, encrypted with the client secret.
-    webhook_secret = fields.String(
-        load_default=None,
-        metadata={
-            "secret": True,
-            "label": "Webhook secret (the hub makes it up; leave empty)",
-        },
-    )
     poll_overlap_seconds = fields.Integer(
         load_default=events.DEFAULT_OVERLAP,
         metadata={"label": "Seconds each poll looks back"},

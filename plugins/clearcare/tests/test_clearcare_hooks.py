@@ -15,7 +15,7 @@ def test_connector_is_registered_with_its_sandbox(connectors, app_ctx):
 
     assert info.label == "ClearCare"
     assert info.role is Role.CARE
-    assert info.secret_fields() == {"client_secret", "webhook_secret"}
+    assert info.secret_fields() == {"client_secret"}
     assert info.webhook_purposes == ("clearcare.event",)
     assert info.provision_steps == ("locations", "subscriptions")
     assert "clearcare" in app_ctx.extensions["hub.sandbox"].mounted
