@@ -340,6 +340,9 @@ class ConnectorInfo:
     webhook_purposes: tuple[str, ...] = ()
     #: A callable ``(app) -> flask.Blueprint`` serving the vendor's sandbox.
     sandbox: Callable[..., Any] | None = None
+    #: What ``make run`` asks the sandbox's ``POST _control/accounts`` for, besides
+    #: a name, so a development account can do everything the product needs.
+    sandbox_account: Mapping[str, Any] = field(default_factory=dict)
     #: The provisioning steps in order, so the wizard can list them before they run.
     provision_steps: tuple[str, ...] = ()
     #: The connector's version, shown by ``flask hub connectors``.

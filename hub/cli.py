@@ -174,10 +174,10 @@ def _make_dev_setup(slug: str, email: str) -> dict:
     sandboxes = {}
     if "hub.sandbox" in current_app.extensions:
         client = current_app.test_client()
+        connectors = current_app.extensions["hub.connectors"]
         for name in current_app.extensions["hub.sandbox"].mounted:
-            answer = client.post(
-                f"/_sandbox/{name}/_control/accounts", json={"name": agency.name}
-            )
+            body = {**connectors.info(name).sandbox_account, "name": agency.name}
+            answer = client.post(f"/_sandbox/{name}/_control/accounts", json=body)
             if answer.status_code < 300:
                 sandboxes[name] = answer.get_json()
 
@@ -189,6 +189,7 @@ def worker_command() -> None:
     """Run the sync worker in the foreground until interrupted."""
     dispatcher = current_app.extensions["hub.dispatcher"]
     click.echo(f"The sync worker {dispatcher.name} is running; Ctrl-C stops it.")
+    current_app.extensions["hub.reconciler"].start()
     try:
         dispatcher.run_forever()
     except KeyboardInterrupt:

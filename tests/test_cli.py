@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import Blueprint, jsonify, request
+from marshmallow import Schema
 from werkzeug.security import check_password_hash
 
-from hub import create_app
+from hub import ConnectorInfo, Role, create_app, hookimpl
 from hub.extensions import db
 from hub.models import Agency, User
 from hub.testing.server import test_config
@@ -66,3 +68,48 @@ def test_create_admin_refuses_an_unknown_agency(tmp_path, paper):
 
     assert result.exit_code != 0
     assert "There is no agency 'nowhere'" in result.output
+
+
+class Booth:
+    """A connector whose sandbox answers account requests with what it was asked."""
+
+    @hookimpl
+    def register_connectors(self, register):
+        register(
+            ConnectorInfo(
+                "booth",
+                "Booth",
+                Role.SALES,
+                Schema,
+                sandbox=self.sandbox,
+                sandbox_account={"tier": "gold"},
+            )
+        )
+
+    @staticmethod
+    def sandbox(app):
+        bp = Blueprint("booth_sandbox", __name__)
+
+        @bp.post("/_control/accounts")
+        def accounts():
+            return jsonify(token="booth-token", asked=request.json)
+
+        return bp
+
+
+def test_dev_setup_creates_the_agency_admin_and_sandbox_accounts_once(tmp_path):
+    app = create_app(test_config(tmp_path, HUB_PLUGINS=[Booth()], HUB_SANDBOX=True))
+    with app.app_context():
+        db.create_all()
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["hub", "dev-setup"])
+    second = runner.invoke(args=["hub", "dev-setup"])
+
+    assert first.exit_code == 0, first.output
+    assert "admin@sunrise.example / " in first.output
+    assert "token: booth-token" in first.output
+    assert "'tier': 'gold'" in first.output
+    assert first.output == second.output
+    with app.app_context():
+        assert db.session.scalars(sa.select(User)).one().agency.slug == "sunrise"

@@ -76,6 +76,7 @@ def register_connectors(register):
                 "deal.stage_changed",
             ),
             sandbox=_sandbox,
+            sandbox_account={"tier": "professional", "operations_hub": True},
             provision_steps=provisioning.STEPS,
         )
     )
