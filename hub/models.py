@@ -381,3 +381,26 @@ def mask(secret: str | None) -> str:
     if not secret:
         return ""
     return "…" + secret[-4:] if len(secret) > 8 else "…"
+
+
+class SyncCursor(db.Model):
+    """Where one connection's reconciliation or backfill stands: its cursor and
+    when it runs next."""
+
+    __table_args__ = (sa.UniqueConstraint("connection_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("connection.id", ondelete="CASCADE"), index=True
+    )
+    #: ``reconcile`` or ``backfill``.
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    #: What the connector said to ask from next time; ``None`` before the first run.
+    cursor: Mapped[str | None] = mapped_column(sa.Text)
+    last_run_at: Mapped[datetime | None]
+    next_run_at: Mapped[datetime | None]
+    #: How many changes the last run stored, and how many it found in all.
+    last_stored: Mapped[int] = mapped_column(default=0)
+    last_found: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

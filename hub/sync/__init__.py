@@ -13,7 +13,7 @@ import logging
 import click
 from flask import Flask
 
-from hub.sync import retry
+from hub.sync import reconcile, retry
 from hub.sync.clock import ManualClock, SystemClock
 from hub.sync.dispatcher import Dispatcher
 from hub.sync.provisioning import enqueue as enqueue_provisioning
@@ -51,6 +51,7 @@ def init_app(app: Flask) -> Dispatcher:
         threads=int(app.config["HUB_WORKER_THREADS"]),
     )
     app.extensions["hub.dispatcher"] = dispatcher
+    reconciler = reconcile.init_app(app, dispatcher.clock)
 
     if app.config["HUB_WORKER"] and app.config["HUB_QUEUE"] == "embedded":
 
@@ -58,6 +59,7 @@ def init_app(app: Flask) -> Dispatcher:
         def _start_embedded_worker() -> None:
             if not dispatcher.running and serving_http():
                 dispatcher.start()
+                reconciler.start()
 
     return dispatcher
 
