@@ -36,9 +36,6 @@ DEFAULT_SESSION_MINUTES = 8 * 60
 
 _MISSING = object()
 
-#: Compared against when the email is unknown, so both answers take as long.
-_UNKNOWN_USER_HASH = generate_password_hash("not a password of anyone's")
-
 
 @bp.record_once
 def _configure(state) -> None:
@@ -141,7 +138,15 @@ def home_url(user: User) -> str:
     return url_for("admin.home", slug=user.agency.slug)
 
 
-def _safe_next(target: str | None) -> str | None:
+@functools.cache
+def _unknown_user_hash() -> str:
+    """Return a hash to check when the email is unknown, so both answers take as
+    long."""
+    return generate_password_hash("not a password of anyone's")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return a target to go back to when it is a page of the hub, else None."""
     if target and target.startswith("/") and not target.startswith("//"):
         return target
     return None
@@ -167,7 +172,7 @@ def sign_in():
     password = request.form.get("password", "")
     user = db.session.scalar(sa.select(User).filter_by(email=email)) if email else None
     if user is None:
-        check_password_hash(_UNKNOWN_USER_HASH, password)
+        check_password_hash(_unknown_user_hash(), password)
         return _refuse(email, "The email or the password is wrong. Try again.")
 
     wait = wait_before_next_try(user)
@@ -201,7 +206,7 @@ def sign_in():
     session.update(user_id=user.id, stamp=_session_stamp(user), seen=int(time.time()))
     log.info("User %s signed in.", user.id)
 
-    return redirect(_safe_next(request.args.get("next")) or home_url(user))
+    return redirect(safe_next(request.args.get("next")) or home_url(user))
 
 
 def _refuse(email: str, message: str, status: int = 401):

@@ -338,3 +338,19 @@ def test_every_wizard_page_can_be_shown_again_after_setup(web_app, configured):
         assert (
             db.session.scalar(sa.select(sa.func.count()).select_from(Connection)) == 2
         )
+
+
+def test_marking_an_item_done_goes_back_only_to_pages_of_the_hub(configured):
+    configured.post("/agencies/sunrise/setup/webhooks")
+
+    inside = configured.post(
+        "/agencies/sunrise/setup/complete",
+        {"item": "form_properties", "back": "/agencies/sunrise/"},
+    )
+    outside = configured.post(
+        "/agencies/sunrise/setup/complete",
+        {"item": "required_fields", "back": "//evil.example/"},
+    )
+
+    assert inside.headers["Location"] == "/agencies/sunrise/"
+    assert outside.headers["Location"] == "/agencies/sunrise/setup/complete"

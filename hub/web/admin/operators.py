@@ -22,7 +22,7 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 MIN_PASSWORD = 10
 
 
-def _page(status=200, errors=None, values=None):
+def _page(status=200, errors=None, agency_values=None, admin_values=None):
     agencies = db.session.scalars(sa.select(Agency).order_by(Agency.name)).all()
     rows = [
         {
@@ -36,7 +36,11 @@ def _page(status=200, errors=None, values=None):
         for agency in agencies
     ]
     page = render_template(
-        "admin/agencies.html", rows=rows, errors=errors or {}, values=values or {}
+        "admin/agencies.html",
+        rows=rows,
+        errors=errors or {},
+        agency_values=agency_values or {},
+        admin_values=admin_values or {},
     )
 
     return page, status
@@ -65,7 +69,7 @@ def create_agency():
     if not name:
         errors["name"] = "Enter the agency's name as people know it."
     if errors:
-        return _page(400, errors, {"slug": slug, "name": name})
+        return _page(400, errors, agency_values={"slug": slug, "name": name})
 
     db.session.add(Agency(slug=slug, name=name, settings={}))
     db.session.commit()
@@ -93,7 +97,7 @@ def create_admin():
     if agency is None:
         errors["agency"] = "Choose the admin's agency."
     if errors:
-        return _page(400, errors, {"email": email, "agency": slug})
+        return _page(400, errors, admin_values={"email": email, "agency": slug})
 
     db.session.add(
         User(

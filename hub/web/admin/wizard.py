@@ -35,7 +35,7 @@ from hub.web.admin.progress import (
     update_setup,
     wizard_steps,
 )
-from hub.web.auth import agency_or_404, signed_in
+from hub.web.auth import agency_or_404, safe_next, signed_in
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ def complete(slug: str):
             record(agency, "Checklist item done", detail=key)
             db.session.commit()
         return redirect(
-            request.form.get("back") or url_for("admin.complete", slug=slug)
+            safe_next(request.form.get("back")) or url_for("admin.complete", slug=slug)
         )
 
     return _render(
