@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_load, validate
 
 from carehub_hubspot import apply, changes, events, provisioning, records, signatures
 from carehub_hubspot import connect as connecting
@@ -39,8 +39,17 @@ class HubSpotSettings(Schema):
     )
     client_secret = fields.String(
         load_default=None,
+        allow_none=True,
         metadata={"secret": True, "label": "HubSpot app client secret"},
     )
+
+    @pre_load
+    def _blank_is_unset(self, data, **kwargs):
+        """Return the data with the optional fields a form left blank unset."""
+        return {
+            key: None if key != "access_token" and value == "" else value
+            for key, value in data.items()
+        }
 
 
 def _sandbox(app):

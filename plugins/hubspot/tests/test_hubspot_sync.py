@@ -602,6 +602,22 @@ def test_a_deactivation_writes_nothing(world, provisioned):
     assert world.writes(provisioned) == writes
 
 
+def test_the_settings_take_a_blank_app_id_as_none(world):
+    from hub.settings import save_settings
+
+    with world.app.app_context():
+        info = world.app.extensions["hub.connectors"].info("hubspot")
+        connection = Connection(connector="hubspot", settings={})
+        save_settings(
+            connection,
+            info,
+            {"access_token": "pat-na1-x", "app_id": "", "client_secret": ""},
+        )
+
+        assert connection.settings["app_id"] is None
+        assert connection.credentials == {"access_token": "pat-na1-x"}
+
+
 def test_the_settings_refuse_an_app_id_that_is_not_a_number(world):
     from hub.errors import BadRequest
     from hub.settings import save_settings
