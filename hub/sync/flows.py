@@ -208,9 +208,13 @@ class EventSync:
             return self.gone(link)
         if link is None:
             return self.unlinked(record)
-        if link.intent:
+        if link.intent and link.intent.startswith("create:"):
             self.remember(link, self.source, record)
             return self.finish_intent(link)
+        if link.intent:
+            finished = self.finish_intent(link)
+            carried = self.linked(link, record, after_own_write=True)
+            return finished if carried.status == EventStatus.DROPPED else carried
 
         return self.linked(link, record)
 
@@ -459,11 +463,15 @@ class EventSync:
         links.add_refs(link, side.name, dict(applied.remote_ids or {}))
         self.remember(link, side, prospect)
         written = prospect.fingerprint()
-        link.fingerprints = {
+        fingerprints = {
             **(link.fingerprints or {}),
             side.name: applied.fingerprint or written,
             f"{side.name}:sent": written,
         }
+        if applied.wrote:
+            # The next webhook of that side that changes nothing is this write's.
+            fingerprints[f"{side.name}:echo"] = written
+        link.fingerprints = fingerprints
 
     def close_earlier_attention(self, link: SyncLink) -> None:
         """Mark this person's events that waited for missing fields as settled."""
@@ -480,8 +488,14 @@ class EventSync:
 
     # -- a person the hub knows -----------------------------------------------------
 
-    def linked(self, link: SyncLink, record: Prospect) -> Result:
-        """Carry what changed on the source over to the target."""
+    def linked(
+        self, link: SyncLink, record: Prospect, after_own_write: bool = False
+    ) -> Result:
+        """Carry what changed on the source over to the target.
+
+        :param after_own_write: the event just wrote to its own source, so the echo
+            of that write is still to come.
+        """
         source, target = self.source, self.target
         names = people.COMPARED
         if source.info.role != Role.CARE:
@@ -489,13 +503,17 @@ class EventSync:
         before = people.load(link.snapshots.get(source.name))
         changed = people.changed(before, record, names)
         self.remember(link, source, record)
-        fingerprints = link.fingerprints or {}
-        echo = record.fingerprint() in (
+        fingerprints = dict(link.fingerprints or {})
+        awaited = None
+        if not after_own_write:
+            awaited = fingerprints.pop(f"{source.name}:echo", None)
+        echo = awaited is not None or record.fingerprint() in (
             fingerprints.get(source.name),
             fingerprints.get(f"{source.name}:sent"),
         )
 
         if not changed:
+            link.fingerprints = fingerprints
             db.session.commit()
             if echo:
                 ECHOES_DROPPED.labels(source.name).inc()

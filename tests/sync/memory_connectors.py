@@ -271,8 +271,8 @@ class MemoryCare(MemoryConnector):
 
     def __init__(self) -> None:
         super().__init__()
-        #: The patient each create intent made, by link key.
-        self.intents: dict[str, str] = {}
+        #: The patient made for each link key, as a search of the remote finds it.
+        self.made_for: dict[str, str] = {}
         self.locations = None
 
     def facts(self):
@@ -292,14 +292,27 @@ class MemoryCare(MemoryConnector):
         kind = "deactivated" if values.get("active") is False else "updated"
         self.queue("patient", "patient", patient_id, kind=kind)
 
+    def create_once(self, connection, change: Change) -> str:
+        """Create a patient after recording the intent on the connection; a retry
+        that finds the intent looks for the patient first, as ClearCare's does."""
+        key = change.link_key
+        intents = dict((connection.state or {}).get("intents", {}))
+        if key in intents and key in self.made_for:
+            patient = self.made_for[key]
+        else:
+            connection.update_state(intents={**intents, key: True})
+            patient = self.create_patient(change.prospect)
+            self.made_for[key] = patient
+            self.remote.check("create", after=True)
+        intents.pop(key, None)
+        connection.update_state(intents=intents)
+        return patient
+
     def write(self, connection, change: Change) -> Applied:
         prospect = change.prospect
         patient = change.remote_ids.get("patient")
         if change.kind == ChangeKind.CREATED and patient is None:
-            patient = self.intents.get(change.link_key)
-            if patient is None:
-                patient = self.create_patient(prospect)
-                self.intents[change.link_key] = patient
+            patient = self.create_once(connection, change)
             return Applied(
                 remote_ids={"patient": patient}, fingerprint=prospect.fingerprint()
             )

@@ -18,7 +18,7 @@ from hub.errors import (
     RemoteUnavailable,
 )
 from hub.extensions import db
-from hub.models import Event, EventAttempt
+from hub.models import Connection, Event, EventAttempt
 from hub.sync import leases
 
 
@@ -186,7 +186,7 @@ def test_an_echo_of_a_care_write_is_dropped(hub):
 
 
 def test_a_worker_killed_after_the_create_leaves_one_prospect_and_one_deal(hub):
-    hub.care.remote.fail("apply_change", WorkerKilled(), after=True)
+    hub.care.remote.fail("create", WorkerKilled(), after=True)
     contact = hub.sales.create_contact(MARGARET)
     hub.deliver()
 
@@ -195,6 +195,11 @@ def test_a_worker_killed_after_the_create_leaves_one_prospect_and_one_deal(hub):
     [event] = hub.events()
     assert event.status == "processing"
     assert len(hub.care.remote.all("patient")) == 1
+    with hub.app.app_context():
+        connection = db.session.scalar(
+            sa.select(Connection).where(Connection.connector == "memcare")
+        )
+        assert list(connection.state["intents"]) == [hub.links()[0].key]
 
     hub.run()
     assert hub.events()[0].status == "processing", (
