@@ -1,4 +1,5 @@
-"""What tests share: the sandbox control client and, later, the conformance kit."""
+"""What tests share: the sandbox control client and the conformance kit
+(:mod:`hub.testing.kit`)."""
 
 from hub.testing.control import SandboxControl
 

@@ -1,0 +1,1 @@
+"""The conformance suites, one mixin class each, collected by ``ConnectorKit``."""
