@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,14 +29,15 @@ DEFAULTS: dict[str, Any] = {
     "HUB_SANDBOX_DATABASE_URL": None,
     "HUB_LOAD_PLUGINS": None,
     "HUB_MAX_WEBHOOK_BYTES": 1024 * 1024,
+    "HUB_SESSION_MINUTES": 8 * 60,
     "HUB_BROKER_URL": "redis://127.0.0.1:6379/0",
 }
 
 #: The ways events can reach workers.
-QUEUES = ("embedded",)
+QUEUES = ("embedded", "celery")
 
 BOOLEANS = {"HUB_WORKER", "HUB_SANDBOX"}
-INTEGERS = {"HUB_MAX_WEBHOOK_BYTES"}
+INTEGERS = {"HUB_MAX_WEBHOOK_BYTES", "HUB_SESSION_MINUTES"}
 LISTS = {"HUB_LOAD_PLUGINS"}
 
 
@@ -112,6 +114,7 @@ def load(app, overrides: dict[str, Any] | None) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PREFERRED_URL_SCHEME="https" if https else "http",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["HUB_SESSION_MINUTES"]),
         MAX_CONTENT_LENGTH=None,
     )
 

@@ -31,17 +31,7 @@ bp = Blueprint("auth", __name__)
 FREE_FAILURES = 3
 #: The longest wait between tries, however many have failed.
 MAX_WAIT = timedelta(minutes=15)
-#: How long a session lasts without a request, unless ``HUB_SESSION_MINUTES`` says.
-DEFAULT_SESSION_MINUTES = 8 * 60
-
 _MISSING = object()
-
-
-@bp.record_once
-def _configure(state) -> None:
-    minutes = int(state.app.config.get("HUB_SESSION_MINUTES", DEFAULT_SESSION_MINUTES))
-    state.app.config["HUB_SESSION_MINUTES"] = minutes
-    state.app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=minutes)
 
 
 def wait_before_next_try(user: User) -> timedelta:
