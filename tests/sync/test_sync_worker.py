@@ -8,6 +8,7 @@ import time
 import pytest
 import sqlalchemy as sa
 from memory_connectors import WorkerKilled
+from memory_hub import make_hub
 from test_sync_flows import MARGARET, linked_person, only
 
 from hub import Prospect, ProspectStatus
@@ -254,8 +255,6 @@ def test_a_lease_is_renewed_while_the_worker_works(hub):
 
 
 def test_one_persons_events_run_one_at_a_time_in_arrival_order(tmp_path):
-    from conftest import make_hub
-
     hub = make_hub(tmp_path, HUB_WORKER_THREADS=3, HUB_SYNC_CLOCK=None)
     try:
         contact, _, _ = linked_person(hub)
@@ -294,8 +293,6 @@ def test_one_persons_events_run_one_at_a_time_in_arrival_order(tmp_path):
 
 
 def test_two_peoples_events_run_side_by_side(tmp_path):
-    from conftest import make_hub
-
     hub = make_hub(tmp_path, HUB_WORKER_THREADS=2, HUB_SYNC_CLOCK=None)
     try:
         for n in range(4):
@@ -359,8 +356,6 @@ def test_replay_of_an_unknown_event_says_so(hub):
 
 
 def test_cli_commands_never_start_the_worker(tmp_path):
-    from conftest import make_hub
-
     hub = make_hub(tmp_path, HUB_WORKER=True)
     try:
         result = hub.app.test_cli_runner().invoke(args=["hub", "connectors"])
