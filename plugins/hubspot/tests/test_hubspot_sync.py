@@ -310,7 +310,7 @@ def test_a_deal_create_whose_answer_is_lost_leaves_one_deal(world, provisioned):
 
     deals = deals_with_link(world, provisioned, "link-fay")
     assert [d["id"] for d in deals] == [applied.remote_ids["deal"]]
-    assert world.control.counters(provisioned.portal_id)["by_path"][DEALS_UPSERT] == 2
+    assert world.control.counters(provisioned.portal_id)["by_path"][DEALS_UPSERT] >= 2
 
 
 def test_a_pipeline_create_whose_answer_is_lost_leaves_one_pipeline(world):

@@ -15,7 +15,7 @@ APP_ID = "4242"
 SECRET = "sandbox-app-secret-0001"
 
 
-def wait_for(check, timeout: float = 10.0):
+def wait_for(check, timeout: float = 20.0):
     """Return ``check()`` once it is truthy, polling in real time."""
     deadline = time.monotonic() + timeout
     while True:
