@@ -65,6 +65,14 @@ class Creations:
 
     def unlinked(self, record: Prospect) -> Result:
         """Handle a record of a person no sync link holds yet."""
+        if not any(record.fields().values()):
+            ref = self.change.ref
+            return Result(
+                EventStatus.DROPPED,
+                "not_linked",
+                f"The {self.source.info.label} {ref.kind} {ref.id} is linked to no "
+                "one and holds no person's fields to start from.",
+            )
         if self.source.info.role == Role.SALES:
             return self.create_from_sales(record)
         return self.create_from_care(record)

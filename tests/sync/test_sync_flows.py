@@ -217,3 +217,13 @@ def test_a_location_given_by_name_becomes_its_id(hub):
 
     _, patient = only(hub.care.remote.all("patient"))
     assert patient.location == "loc-1"
+
+
+def test_a_deal_no_one_is_linked_to_is_left_alone(hub):
+    hub.sales.move_deal("9001", ProspectStatus.NEEDS_CONTRACT)
+
+    hub.sync()
+
+    [event] = hub.events()
+    assert (event.status, event.outcome) == ("dropped", "not_linked")
+    assert hub.care.remote.all("patient") == {}
