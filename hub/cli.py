@@ -225,6 +225,37 @@ def replay_command(event_id: int, queue: bool) -> None:
     click.echo(f"Event {event_id} ran again: {status} ({event.outcome}){detail}")
 
 
+@group.command("new-connector")
+@click.argument("name")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The folder to write carehub-NAME/ into.",
+)
+@click.option("--label", help="The name people see, such as 'Pipedrive'.")
+@click.option(
+    "--role", type=click.Choice(["sales", "care"]), default="sales", show_default=True
+)
+def new_connector_command(
+    name: str, output: Path, label: str | None, role: str
+) -> None:
+    """Write a new connector distribution, carehub-NAME, to start from."""
+    from hub.errors import BadRequest
+    from hub.scaffold import write_connector
+
+    try:
+        target = write_connector(name, output, label=label, role=role)
+    except BadRequest as exc:
+        raise click.UsageError(exc.message) from None
+    click.echo(f"Wrote {target}.")
+    click.echo(
+        f"Next: pip install -e {target}, then run pytest in it; docs/connectors.md "
+        "walks through the hooks."
+    )
+
+
 def init_app(app) -> None:
     """Add the ``hub`` command group to an app."""
     app.cli.add_command(group)
