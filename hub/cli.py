@@ -225,6 +225,26 @@ def replay_command(event_id: int, queue: bool) -> None:
     click.echo(f"Event {event_id} ran again: {status} ({event.outcome}){detail}")
 
 
+@group.command("demo")
+@click.option("--contacts", default=25, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--database",
+    help="An empty database (a file or a URL) to keep; a fresh one when left out.",
+)
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait.")
+def demo_command(contacts: int, database: str | None, timeout: float) -> None:
+    """Serve the hub and both sandboxes here, sync a demo agency, compare both sides."""
+    from hub import demo
+    from hub.errors import ConfigurationError
+
+    try:
+        agree = demo.run(contacts, database, click.echo, timeout=timeout)
+    except (ConfigurationError, TimeoutError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if not agree:
+        raise SystemExit(1)
+
+
 @group.command("new-connector")
 @click.argument("name")
 @click.option(
