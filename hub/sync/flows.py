@@ -167,8 +167,7 @@ class EventSync(Creations):
                 self.agency.id, self.target.name, self.change.other_ids
             )
             if link is not None:
-                links.add_refs(link, self.source.name, {ref.kind: ref.id})
-                db.session.commit()
+                self.adopt(link, ref)
 
         record = self.fetch(self.source, ref)
         if self.change.kind == ChangeKind.DEACTIVATED and record is not None:
@@ -186,6 +185,24 @@ class EventSync(Creations):
             return finished if carried.status == EventStatus.DROPPED else carried
 
         return self.linked(link, record)
+
+    def adopt(self, link: SyncLink, ref: RecordRef) -> None:
+        """Add a source record that names the other side's record to its link.
+
+        :raises NeedsAttention: when the link holds another record of that kind,
+            such as a duplicate contact naming the same prospect.
+        """
+        held = link.ids(self.source.name).get(ref.kind)
+        if held is not None and held != str(ref.id):
+            label, care = self.source.info.label, self.target.info.label
+            raise NeedsAttention(
+                f"The {label} {ref.kind} {ref.id} names a {care} record that is "
+                f"linked to {label} {ref.kind} {held} already. Merge the two in "
+                f"{label}, or clear the {care} id on one of them, then replay this "
+                "event."
+            )
+        links.add_refs(link, self.source.name, {ref.kind: ref.id})
+        db.session.commit()
 
     def gone(self, link: SyncLink | None) -> Result:
         """Handle a record its connector no longer has."""

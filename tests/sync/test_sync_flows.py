@@ -227,3 +227,16 @@ def test_a_deal_no_one_is_linked_to_is_left_alone(hub):
     [event] = hub.events()
     assert (event.status, event.outcome) == ("dropped", "not_linked")
     assert hub.care.remote.all("patient") == {}
+
+
+def test_a_second_contact_naming_a_linked_prospect_needs_attention(hub):
+    contact, patient, _ = linked_person(hub)
+
+    hub.sales.create_contact(MARGARET, other={"patient": patient})
+    hub.sync()
+
+    event = hub.events()[-1]
+    assert event.status == "needs_attention"
+    assert f"linked to SalesCRM contact {contact} already" in event.last_error
+    assert len(hub.care.remote.all("patient")) == 1
+    assert len(hub.sales.deal_contact) == 1
