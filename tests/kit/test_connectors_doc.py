@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.kit.conftest import ROOT
-
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).parent.parent.parent
 DOC = ROOT / "docs" / "connectors.md"
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```$", re.M | re.S)
 

@@ -79,7 +79,11 @@ class Declaration:
     def good_settings(self, account: dict[str, Any]) -> dict[str, Any]:
         """Return settings that open the sandbox account ``POST _control/accounts``
         answered."""
-        raise not_declared("good settings", "connect", "good_settings(self, account)")
+        raise NotDeclared(
+            f"{type(self).__name__} does not say how to connect: add "
+            "good_settings(self, account), returning the settings that open the "
+            "sandbox account POST _control/accounts answered."
+        )
 
     def bad_settings(self, account: dict[str, Any]) -> list[dict[str, Any]]:
         """Return settings the remote refuses, such as a wrong secret."""
