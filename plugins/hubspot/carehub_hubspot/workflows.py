@@ -114,19 +114,30 @@ def _put(client: HubSpotClient, flow_id: str, spec: dict, current: dict) -> None
     )
 
 
+#: Keys of a workflow's body that carry no meaning of their own, which HubSpot may
+#: leave out of what it answers.
+COSMETIC = frozenset({"filterBranchOperator", "includeObjectsWithNoValueSet"})
+
+
 def differs(actual: Any, wanted: Any) -> bool:
     """Return whether ``actual`` lacks anything ``wanted`` holds.
 
-    Keys HubSpot adds (ids, dates, revisions) are ignored; lists are compared item
-    by item.
+    Keys HubSpot adds (ids, dates, revisions) and cosmetic ones are ignored; the
+    values of a filter are compared as a set, other lists item by item.
     """
     if isinstance(wanted, dict):
         if not isinstance(actual, dict):
             return True
-        return any(differs(actual.get(key), value) for key, value in wanted.items())
+        return any(
+            differs(actual.get(key), value)
+            for key, value in wanted.items()
+            if key not in COSMETIC or key in actual
+        )
     if isinstance(wanted, list):
         if not isinstance(actual, list) or len(actual) != len(wanted):
             return True
+        if all(isinstance(w, str | int) for w in wanted):
+            return sorted(map(str, actual)) != sorted(map(str, wanted))
         return any(differs(a, w) for a, w in zip(actual, wanted, strict=True))
     if isinstance(wanted, bool) or wanted is None:
         return actual != wanted and not (wanted is None and actual in ("", [], {}))
