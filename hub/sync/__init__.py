@@ -51,6 +51,10 @@ def init_app(app: Flask) -> Dispatcher:
         threads=int(app.config["HUB_WORKER_THREADS"]),
     )
     app.extensions["hub.dispatcher"] = dispatcher
+    if app.config["HUB_QUEUE"] == "celery":
+        from hub.queue import init_app as init_queue
+
+        dispatcher = init_queue(app, dispatcher)
     reconciler = reconcile.init_app(app, dispatcher.clock)
 
     if app.config["HUB_WORKER"] and app.config["HUB_QUEUE"] == "embedded":

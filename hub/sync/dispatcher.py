@@ -153,7 +153,11 @@ class Dispatcher:
         now = self.clock.now()
         links.adopt_new_events(self._adopted_up_to)
         event = db.session.get(Event, event_id)
-        if event is None or leases.blocked(event, now):
+        if (
+            event is None
+            or not leases.lock_person(event.person_key)
+            or leases.blocked(event, now)
+        ):
             db.session.rollback()
             return False
         if not leases.claim(Event, event_id, owner, now, self.lease):

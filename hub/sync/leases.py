@@ -75,8 +75,38 @@ def blocked(event: Event, now: datetime, owner: str | None = None) -> bool:
     return False
 
 
+def lock_person(person_key: str | None) -> bool:
+    """Take the person's lock until the transaction ends; return whether it is ours.
+
+    On PostgreSQL this is an advisory lock, so workers in other processes that
+    check and claim the same person's events take turns instead of racing; SQLite
+    lets one writer at a time anyway.
+    """
+    if person_key is None or db.session.get_bind().dialect.name != "postgresql":
+        return True
+
+    return bool(
+        db.session.scalar(
+            sa.select(sa.func.pg_try_advisory_xact_lock(sa.func.hashtext(person_key)))
+        )
+    )
+
+
 def claim(model, row_id: int, owner: str, now: datetime, lease: timedelta) -> bool:
-    """Take a row's lease if it is claimable; return whether this worker got it."""
+    """Take a row's lease if it is claimable; return whether this worker got it.
+
+    On PostgreSQL the row is first locked with ``FOR UPDATE SKIP LOCKED``, so a
+    worker never waits for a row another worker is claiming: it moves on.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        free = db.session.scalar(
+            sa.select(model.id)
+            .where(model.id == row_id, claimable(model, now))
+            .with_for_update(skip_locked=True)
+        )
+        if free is None:
+            db.session.rollback()
+            return False
     result = db.session.execute(
         sa.update(model)
         .where(model.id == row_id, claimable(model, now))

@@ -1,0 +1,43 @@
+"""The Celery entry point: ``celery -A hub.queue.worker:celery worker`` (or ``beat``).
+
+It makes the hub's app from the ``HUB_*`` settings, as ``wsgi.py`` does, with
+``HUB_QUEUE=celery``. Each worker process keeps the leases of the events it runs
+alive in a thread of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from celery.signals import worker_process_init, worker_ready
+
+from hub import create_app
+
+os.environ.setdefault("HUB_QUEUE", "celery")
+
+app = create_app({"HUB_WORKER": False})
+celery = app.extensions["hub.celery"]
+
+_keeper: list[threading.Thread] = []
+
+
+def keep_leases(**_) -> None:
+    """Start renewing this process's leases, once per process."""
+    if _keeper and _keeper[0].is_alive():
+        return
+    with app.app_context():
+        from hub.extensions import db
+
+        # A forked worker must not share its parent's database connections.
+        db.engine.dispose(close=False)
+    dispatcher = app.extensions["hub.dispatcher"]
+    thread = threading.Thread(
+        target=dispatcher._keep_leases, name="hub-leases", daemon=True
+    )
+    thread.start()
+    _keeper[:] = [thread]
+
+
+worker_process_init.connect(keep_leases, weak=False)
+worker_ready.connect(keep_leases, weak=False)

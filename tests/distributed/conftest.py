@@ -1,0 +1,130 @@
+"""Fixtures for the distributed stack: PostgreSQL, Redis, Celery workers and beat.
+
+Tests skip, saying why, when PostgreSQL or ``redis-server`` is missing; ``.ci/run``
+starts them, so they run in CI.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from distributed_stack import (
+    RedisServer,
+    beat,
+    database_url,
+    postgres_problem,
+    settings_for,
+    stack_env,
+    stop,
+    wait_for,
+    worker,
+)
+
+from hub import create_app
+from hub.extensions import db
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """Return the PostgreSQL server's URL, with the tests' schemas made in it."""
+    url = database_url()
+    problem = postgres_problem(url)
+    if problem:
+        pytest.skip(problem)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HUB_TEST_DATABASE_URL", url)
+    yield url
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """Return a Redis server of this module's own."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed; apt-get install redis-server.")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+class Stack:
+    """The hub's web in a thread and Celery processes on PostgreSQL and Redis."""
+
+    def __init__(self, world, tmp, redis_server, env) -> None:
+        self.world = world
+        self.tmp = tmp
+        self.redis = redis_server
+        self.env = env
+        self.workers: dict[str, object] = {}
+        self.beat = None
+
+    def start_worker(self, name: str, ready: bool = True):
+        """Start a Celery worker; return it once it takes tasks, unless told not
+        to wait."""
+        process = worker(self.env, self.tmp, name)
+        self.workers[name] = process
+        log = self.tmp / f"{name}.log"
+        if ready:
+            wait_for(lambda: " ready." in log.read_text(), timeout=60)
+        return process
+
+    def start_beat(self) -> None:
+        if self.beat is None or self.beat.poll() is not None:
+            self.beat = beat(self.env, self.tmp)
+
+    def stop_workers(self, hard: bool = False) -> None:
+        for process in self.workers.values():
+            stop(process, hard=hard)
+        self.workers = {}
+
+    def stop_all(self) -> None:
+        self.stop_workers(hard=True)
+        stop(self.beat)
+        self.beat = None
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"== {path.name}\n{path.read_text()[-3000:]}"
+            for path in sorted(self.tmp.glob("*.log"))
+        )
+
+
+@pytest.fixture(scope="module")
+def stack(postgres, redis_server, tmp_path_factory):
+    """Serve the hub on PostgreSQL with Celery on Redis: two workers and beat."""
+    from sandbox_world import SandboxProcess, World
+
+    from hub.testing.server import serve
+
+    tmp = tmp_path_factory.mktemp("stack")
+    sandbox = SandboxProcess(tmp)
+    made = None
+
+    def make(url):
+        app = create_app(settings_for(tmp, sandbox.url, url, redis_server.url))
+        with app.app_context():
+            db.create_all()
+        return app
+
+    try:
+        with serve(make) as app:
+            world = World(app, sandbox)
+            world.tmp = tmp
+            settings = settings_for(
+                tmp, sandbox.url, app.config["HUB_PUBLIC_URL"], redis_server.url
+            )
+            env = stack_env(tmp, settings, sandbox.url, redis_server.url)
+            made = Stack(world, tmp, redis_server, env)
+            made.start_worker("first")
+            made.start_worker("second")
+            made.start_beat()
+            yield made
+            made.stop_all()
+            world.close()
+            with app.app_context():
+                db.engine.dispose()
+    finally:
+        if made is not None:
+            made.stop_all()
+        sandbox.stop()
