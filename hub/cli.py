@@ -225,6 +225,44 @@ def replay_command(event_id: int, queue: bool) -> None:
     click.echo(f"Event {event_id} ran again: {status} ({event.outcome}){detail}")
 
 
+@group.command("backfill")
+@click.argument("agency")
+@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1))
+@click.option("--restart", is_flag=True, help="Start again from the first record.")
+def backfill_command(agency: str, batch_size: int, restart: bool) -> None:
+    """Bring an agency's existing contacts and deals over to its care system."""
+    from hub.errors import ConfigurationError, HubError
+    from hub.sync.backfill import backfill
+
+    row = db.session.scalar(sa.select(Agency).filter_by(slug=agency))
+    if row is None:
+        raise click.UsageError(f"There is no agency {agency!r}.")
+    dispatcher = current_app.extensions["hub.dispatcher"]
+    with click.progressbar(length=1, label=f"Backfilling {agency}") as bar:
+
+        def show(progress) -> None:
+            bar.length = max(progress.total, 1)
+            bar.update(progress.done - bar.pos)
+
+        try:
+            done = backfill(
+                row,
+                current_app.extensions["hub.connectors"],
+                dispatcher.drain,
+                batch_size=batch_size,
+                restart=restart,
+                on_progress=show,
+            )
+        except (ConfigurationError, TimeoutError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except HubError as exc:
+            raise click.ClickException(exc.message) from None
+    click.echo(
+        f"Backfilled {done.done} of {done.total} record(s) of {agency}; "
+        f"{done.stored} new event(s) this run."
+    )
+
+
 @group.command("demo")
 @click.option("--contacts", default=25, show_default=True, type=click.IntRange(1))
 @click.option(
