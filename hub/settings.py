@@ -16,8 +16,9 @@ def save_settings(
 ) -> None:
     """Validate settings and store them, the secret ones encrypted.
 
-    A secret field left empty keeps its stored value, so a form need not show it,
-    and secrets the connector made up itself (``Connection.set_secret``) are kept.
+    A secret field left empty keeps its stored value, so a form need not show it;
+    another optional field left empty takes its default; and secrets the connector
+    made up itself (``Connection.set_secret``) are kept.
 
     :raises BadRequest: naming each field that is wrong and why.
     """
@@ -26,10 +27,12 @@ def save_settings(
     stored = connection.credentials
     kept = {k: v for k, v in stored.items() if k in schema_fields}
     made_up = {k: v for k, v in stored.items() if k not in schema_fields}
+    fields = info.settings_schema().fields
     given = {
         name: value
         for name, value in raw.items()
-        if not (name in secret and value in ("", None) and name in kept)
+        if not (value in ("", None) and name in secret and name in kept)
+        and not (value == "" and name in fields and not fields[name].required)
     }
     try:
         loaded = info.settings_schema().load({**kept, **given})

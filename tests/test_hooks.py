@@ -166,13 +166,13 @@ def test_saving_settings_keeps_secrets_the_connector_made_up(app, connection):
     with app.app_context():
         conn = db.session.get(Connection, connection)
         conn.set_secret("webhook_header", "made-up-by-the-connector")
-        save_settings(conn, facade(app).info("paper"), {"api_key": "", "region": "us"})
+        save_settings(conn, facade(app).info("paper"), {"api_key": "", "region": ""})
 
         assert conn.credentials == {
             "api_key": "paper-canary-key-1234",
             "webhook_header": "made-up-by-the-connector",
         }
-        assert conn.settings == {"region": "us"}
+        assert conn.settings == {"region": "eu"}
         assert conn.credential_rotated_at is None
 
 
