@@ -151,7 +151,7 @@ class Dispatcher:
 
     def _claim_event(self, event_id: int, owner: str) -> bool:
         now = self.clock.now()
-        links.adopt_new_events(self._adopted_up_to)
+        self._adopted_up_to = links.adopt_new_events(self._adopted_up_to)
         event = db.session.get(Event, event_id)
         if (
             event is None
