@@ -1,4 +1,8 @@
-"""The sync engine's Prometheus metrics, shared by every app in the process."""
+"""The sync engine's Prometheus metrics, shared by every app in the process.
+
+The gauges are measured from the database at each scrape, so with several processes
+(``PROMETHEUS_MULTIPROC_DIR``) the latest measurement is the one reported.
+"""
 
 from __future__ import annotations
 
@@ -39,9 +43,11 @@ EVENTS_PENDING = Gauge(
     "hub_events_pending",
     "Events waiting to be processed or retried.",
     ["connector"],
+    multiprocess_mode="mostrecent",
 )
 OLDEST_PENDING_SECONDS = Gauge(
     "hub_oldest_pending_event_age_seconds",
     "Age of the oldest event waiting to be processed or retried.",
     ["connector"],
+    multiprocess_mode="mostrecent",
 )

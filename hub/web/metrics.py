@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import sqlalchemy as sa
 from flask import Blueprint, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    generate_latest,
+    multiprocess,
+)
 
 from hub.extensions import db
 from hub.models import Event, EventStatus, utcnow
@@ -24,7 +32,18 @@ def metrics():
     """Answer the metrics in Prometheus's text format."""
     measure_queue()
 
-    return Response(generate_latest(REGISTRY), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
+
+
+def registry() -> CollectorRegistry:
+    """Return the registry to report: every process's files when
+    ``PROMETHEUS_MULTIPROC_DIR`` is set (gunicorn, Celery), else this process's."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    combined = CollectorRegistry()
+    multiprocess.MultiProcessCollector(combined)
+
+    return combined
 
 
 def measure_queue() -> None:

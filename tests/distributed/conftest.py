@@ -13,6 +13,8 @@ from distributed_stack import (
     RedisServer,
     beat,
     database_url,
+    free_port,
+    gunicorn,
     postgres_problem,
     settings_for,
     stack_env,
@@ -92,39 +94,33 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(postgres, redis_server, tmp_path_factory):
-    """Serve the hub on PostgreSQL with Celery on Redis: two workers and beat."""
+    """Run the hub on PostgreSQL and Redis: gunicorn with two workers, two Celery
+    workers and beat, and the sandboxes, each a process of its own."""
     from sandbox_world import SandboxProcess, World
-
-    from hub.testing.server import serve
 
     tmp = tmp_path_factory.mktemp("stack")
     sandbox = SandboxProcess(tmp)
-    made = None
-
-    def make(url):
-        app = create_app(settings_for(tmp, sandbox.url, url, redis_server.url))
-        with app.app_context():
-            db.create_all()
-        return app
-
+    port = free_port()
+    public_url = f"http://127.0.0.1:{port}"
+    settings = settings_for(tmp, sandbox.url, public_url, redis_server.url)
+    # The test's own app shares the stack's database and keys; it serves nothing.
+    app = create_app(settings)
+    with app.app_context():
+        db.create_all()
+    env = stack_env(tmp, settings, sandbox.url, redis_server.url)
+    world = World(app, sandbox)
+    world.tmp = tmp
+    made = Stack(world, tmp, redis_server, env)
     try:
-        with serve(make) as app:
-            world = World(app, sandbox)
-            world.tmp = tmp
-            settings = settings_for(
-                tmp, sandbox.url, app.config["HUB_PUBLIC_URL"], redis_server.url
-            )
-            env = stack_env(tmp, settings, sandbox.url, redis_server.url)
-            made = Stack(world, tmp, redis_server, env)
-            made.start_worker("first")
-            made.start_worker("second")
-            made.start_beat()
-            yield made
-            made.stop_all()
-            world.close()
-            with app.app_context():
-                db.engine.dispose()
+        made.web = gunicorn(env, tmp, port)
+        made.start_worker("first")
+        made.start_worker("second")
+        made.start_beat()
+        yield made
     finally:
-        if made is not None:
-            made.stop_all()
+        made.stop_all()
+        stop(getattr(made, "web", None))
+        world.close()
+        with app.app_context():
+            db.engine.dispose()
         sandbox.stop()

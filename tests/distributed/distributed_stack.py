@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import requests
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +104,8 @@ class RedisServer:
 
 
 def stack_env(tmp: Path, settings: dict, sandbox_url: str, broker: str) -> dict:
-    """Return the environment of a Celery process of the stack."""
+    """Return the environment of the stack's processes."""
+    (tmp / "metrics").mkdir(exist_ok=True)
     return {
         **os.environ,
         "HUB_INSTANCE_PATH": settings["HUB_INSTANCE_PATH"],
@@ -120,6 +122,8 @@ def stack_env(tmp: Path, settings: dict, sandbox_url: str, broker: str) -> dict:
         "HUB_SWEEP_SECONDS": "0.5",
         "HUB_SWEEP_GRACE_SECONDS": "1",
         "HUB_RECONCILE": "0",
+        "HUB_RATE_LIMIT_STORAGE": broker.rsplit("/", 1)[0] + "/1",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
     }
 
 
@@ -167,6 +171,39 @@ def beat(env: dict, tmp: Path) -> subprocess.Popen:
         "--loglevel",
         "INFO",
     )
+
+
+def gunicorn(env: dict, tmp: Path, port: int) -> subprocess.Popen:
+    """Start gunicorn with the repository's config and two workers; return it."""
+    with (tmp / "gunicorn.log").open("a") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                str(ROOT / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+    def up() -> bool:
+        assert process.poll() is None, (tmp / "gunicorn.log").read_text()[-3000:]
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    wait_for(up, timeout=60)
+    return process
 
 
 def settings_for(tmp: Path, sandbox_url: str, public_url: str, broker: str) -> dict:

@@ -14,16 +14,26 @@ from hub.models import Event, EventAttempt
 pytestmark = pytest.mark.slow
 
 
-def attempts_of(stack, tenant) -> dict[int, int]:
-    """Return how many tries each of the tenant's events has had."""
+def endings_of(stack, tenant) -> dict[int, int]:
+    """Return how many tries of each of the tenant's events ended it (or never
+    finished), rather than scheduling a retry."""
     with stack.world.app.app_context():
+        events = db.session.scalars(
+            sa.select(Event.id).where(Event.agency_id == tenant.agency_id)
+        ).all()
         rows = db.session.execute(
             sa.select(EventAttempt.event_id, sa.func.count(EventAttempt.id))
             .join(Event, Event.id == EventAttempt.event_id)
-            .where(Event.agency_id == tenant.agency_id)
+            .where(
+                Event.agency_id == tenant.agency_id,
+                sa.or_(
+                    EventAttempt.outcome.is_(None),
+                    EventAttempt.outcome.not_in(("retry", "defer")),
+                ),
+            )
             .group_by(EventAttempt.event_id)
         ).all()
-    return dict(rows)
+    return {event_id: dict(rows).get(event_id, 0) for event_id in events}
 
 
 def test_two_workers_competing_process_each_event_once(stack):
@@ -41,9 +51,9 @@ def test_two_workers_competing_process_each_event_once(stack):
 
     assert sorted(p["name"][0]["given"][0] for p in world.patients(tenant)) == names
     assert len(world.deals(tenant)) == len(names)
-    events = world.events(tenant)
-    assert all(event.attempts == 1 for event in events), stack.logs()
-    assert set(attempts_of(stack, tenant).values()) == {1}
+    # A try may fail and be retried (the sandbox answers 500 at times under
+    # concurrent creates), but each event ends once, by one worker.
+    assert set(endings_of(stack, tenant).values()) == {1}, stack.logs()
     workers = {
         attempt.split(":")[0] + ":" + attempt.split(":")[1]
         for attempt in _workers_of(stack, tenant)
@@ -122,3 +132,43 @@ def test_redis_restarted_while_events_wait_loses_none(stack):
     )
     assert len(world.deals(tenant)) == 3
     assert all(event.status in ("done", "dropped") for event in world.events(tenant))
+
+
+def sample(text: str, name: str, connector: str) -> float:
+    """Return one sample's value from Prometheus's text format (0 when absent)."""
+    for line in text.splitlines():
+        if (
+            line.startswith(f'{name}{{connector="{connector}"')
+            and "outcome" not in line
+        ):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_what_every_process_did(stack):
+    world = stack.world
+    tenant = world.new_tenant()
+    world.new_contact(tenant, firstname="Mia", lastname="Metrics")
+    wait_for(lambda: world.linked(tenant, "deal"), timeout=60)
+    with world.app.app_context():
+        stored = dict(
+            db.session.execute(
+                sa.select(Event.connector, sa.func.count(Event.id)).group_by(
+                    Event.connector
+                )
+            ).all()
+        )
+
+    url = world.app.config["HUB_PUBLIC_URL"] + "/metrics"
+    answers = [world.http.get(url, timeout=10).text for _ in range(6)]
+
+    for text in answers:
+        for connector, count in stored.items():
+            assert sample(text, "hub_events_received_total", connector) == count
+        assert "hub_events_processed_total" in text
+    processed = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in answers[0].splitlines()
+        if line.startswith("hub_events_processed_total{")
+    )
+    assert processed > 0, "the Celery workers count too"

@@ -154,7 +154,11 @@ def client_for(connection, **options: Any) -> ConnectAPI:
     root, token_url = endpoints()
     options.setdefault("tokens", shared_tokens)
     options.setdefault(
-        "limiter", shared_limiter(int(current_app.config.get(RATE_SETTING, 10)))
+        "limiter",
+        shared_limiter(
+            int(current_app.config.get(RATE_SETTING, 10)),
+            current_app.config.get("HUB_RATE_LIMIT_STORAGE"),
+        ),
     )
     options.setdefault("timeout", float(current_app.config.get(TIMEOUT_SETTING, 30)))
 

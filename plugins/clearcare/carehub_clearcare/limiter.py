@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage, Storage
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 DEFAULT_RATE = 10
@@ -89,13 +89,20 @@ class Unlimited:
         """Do nothing."""
 
 
-_shared: dict[int, WindowLimiter] = {}
+_shared: dict[tuple[int, str | None], WindowLimiter] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_limiter(per_second: int = DEFAULT_RATE) -> WindowLimiter:
-    """Return the limiter every ClearCare client in this process shares."""
+def shared_limiter(
+    per_second: int = DEFAULT_RATE, storage_uri: str | None = None
+) -> WindowLimiter:
+    """Return the limiter every ClearCare client in this process shares.
+
+    With ``storage_uri`` (a ``limits`` storage such as ``redis://127.0.0.1:6379``)
+    the windows are shared by every process using that storage.
+    """
     with _shared_lock:
-        if per_second not in _shared:
-            _shared[per_second] = WindowLimiter(per_second)
-        return _shared[per_second]
+        if (per_second, storage_uri) not in _shared:
+            storage = storage_from_string(storage_uri) if storage_uri else None
+            _shared[per_second, storage_uri] = WindowLimiter(per_second, storage)
+        return _shared[per_second, storage_uri]
