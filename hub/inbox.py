@@ -12,8 +12,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from hub.canonical import Change
 from hub.extensions import db
 from hub.models import Connection, Event, EventStatus, utcnow
+from hub.sync.metrics import EVENTS_RECEIVED
 
 log = logging.getLogger(__name__)
+
+EVENTS = Event.__table__
 
 
 def person_key(connection: Connection, change: Change) -> str | None:
@@ -51,10 +54,12 @@ def store_changes(connection: Connection, changes: Iterable[Change]) -> list[int
         return []
 
     ids = []
-    insert = _insert_ignoring_duplicates()
+    # A Core statement on the session's connection: the ingress runs this for every
+    # webhook, and the ORM's bookkeeping would cost more than the insert itself.
+    insert = _insert_ignoring_duplicates().returning(EVENTS.c.id)
+    connection_ = db.session.connection()
     for row in rows:
-        result = db.session.execute(insert.values(**row).returning(Event.id))
-        new_id = result.scalar_one_or_none()
+        new_id = connection_.execute(insert, row).scalar_one_or_none()
         if new_id is None:
             log.info(
                 "Dropped a duplicate delivery for agency %s, connector %s, key %s.",
@@ -71,14 +76,24 @@ def store_changes(connection: Connection, changes: Iterable[Change]) -> list[int
 def _insert_ignoring_duplicates():
     dialect = db.engine.dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(Event).on_conflict_do_nothing()
+        return postgresql.insert(EVENTS).on_conflict_do_nothing()
     if dialect == "sqlite":
-        return sqlite.insert(Event).on_conflict_do_nothing()
-    return sa.insert(Event)
+        return sqlite.insert(EVENTS).on_conflict_do_nothing()
+    return sa.insert(EVENTS)
 
 
-def notify_stored(event_ids: list[int]) -> None:
-    """Tell the dispatcher, if the app has one, that events are waiting."""
+def notify_stored(event_ids: list[int], connector: str | None = None) -> None:
+    """Tell the dispatcher, if the app has one, that events are waiting.
+
+    :param connector: the connector all the events came from, when the caller
+        knows it, which saves the dispatcher looking it up.
+    """
     dispatcher = current_app.extensions.get("hub.dispatcher")
-    if dispatcher is not None and event_ids:
+    if dispatcher is None or not event_ids:
+        return
+    if connector is None:
         dispatcher.notify(event_ids)
+        return
+
+    EVENTS_RECEIVED.labels(connector).inc(len(event_ids))
+    dispatcher.wake()

@@ -13,6 +13,7 @@ from dataclasses import replace
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
 
 from hub.canonical import Inbound
 from hub.crypto import vault
@@ -44,6 +45,8 @@ def receive(connector: str, token: str):
 
     connection = endpoint.connection
     agency = connection.agency
+    # Read before the commit expires them, so logging needs no query.
+    slug, purpose = agency.slug, endpoint.purpose
     try:
         inbound = read_inbound(endpoint)
         changes = current_app.extensions["hub.connectors"].receive_event(
@@ -52,26 +55,26 @@ def receive(connector: str, token: str):
     except HubError as exc:
         log.info(
             "Refused a webhook for agency %s, connector %s, purpose %s (%s): %s",
-            agency.slug,
+            slug,
             connector,
-            endpoint.purpose,
+            purpose,
             exc.status,
             exc.message,
         )
         raise
 
     changes = [
-        change if change.purpose else replace(change, purpose=endpoint.purpose)
+        change if change.purpose else replace(change, purpose=purpose)
         for change in changes
     ]
     event_ids = store(connection, changes)
-    notify_stored(event_ids)
+    notify_stored(event_ids, connector)
     log.info(
         "Stored %d event(s) for agency %s, connector %s, purpose %s: %s",
         len(event_ids),
-        agency.slug,
+        slug,
         connector,
-        endpoint.purpose,
+        purpose,
         event_ids,
     )
 
@@ -86,7 +89,11 @@ def find_endpoint(connector: str, token: str) -> WebhookEndpoint | None:
     hashes = vault().token_hashes(token)
     try:
         candidates = db.session.scalars(
-            sa.select(WebhookEndpoint).where(WebhookEndpoint.token_hash.in_(hashes))
+            sa.select(WebhookEndpoint)
+            .options(
+                joinedload(WebhookEndpoint.connection).joinedload(Connection.agency)
+            )
+            .where(WebhookEndpoint.token_hash.in_(hashes))
         ).all()
     except SQLAlchemyError as exc:
         db.session.rollback()

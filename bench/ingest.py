@@ -1,0 +1,353 @@
+"""Webhook ingest under gunicorn: signed HubSpot webhooks stored per second and
+acknowledgement latency, side by side with a bare endpoint of the same server.
+
+Run from the repository root: ``.venv/bin/python bench/ingest.py``. It serves the
+hub with gunicorn (gthread, 2 workers x 4 threads, ``HUB_WORKER=0``) on a fresh
+SQLite database, pre-signs webhooks with HubSpot's v3 signature and an app secret,
+and loads both endpoints from a second process: ``wrk`` when it is installed
+(``apt-get install -y wrk``), else a Python load generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SECRET = "bench-app-secret-0123456789"
+APP_ID = "424242"
+
+
+def bench_app():
+    """Return the hub's app with one more route that reads a webhook and stores
+    nothing: the bare endpoint the ingress is measured against."""
+    from flask import jsonify, request
+
+    from hub import create_app, csrf
+
+    app = create_app()
+
+    @app.post("/bench/bare/hooks/<connector>/<token>")
+    def bare(connector: str, token: str):
+        request.get_data()
+        return jsonify(stored=0)
+
+    csrf.exempt(bare)
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(tmp: Path, port: int) -> dict:
+    from cryptography.fernet import Fernet
+
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        "HUB_INSTANCE_PATH": str(tmp / "instance"),
+        "HUB_DATABASE_URL": f"sqlite:///{tmp / 'hub.sqlite'}",
+        "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "HUB_WORKER": "0",
+        "HUB_LOAD_PLUGINS": "hubspot",
+        "HUB_SECRET_KEY": "bench-secret-key-" + "x" * 32,
+        "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
+
+
+def prepare(env: dict) -> tuple[str, str]:
+    """Migrate the database and make an agency whose HubSpot connection signs with
+    an app secret; return the webhook path and the connection's portal id."""
+    os.environ.update(env)
+    from flask_migrate import upgrade
+
+    from hub import create_app
+    from hub.extensions import db
+    from hub.models import Agency, Connection
+    from hub.settings import save_settings
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        agency = Agency(slug="bench", name="Bench Home Care", settings={})
+        connection = Connection(agency=agency, connector="hubspot", settings={})
+        info = app.extensions["hub.connectors"].info("hubspot")
+        save_settings(
+            connection,
+            info,
+            {
+                "access_token": "pat-na1-bench",
+                "app_id": APP_ID,
+                "client_secret": SECRET,
+            },
+        )
+        db.session.add(agency)
+        db.session.commit()
+        url = connection.webhook_url("contact.created")
+        db.session.commit()
+        db.engine.dispose()
+    return url.removeprefix(env["HUB_PUBLIC_URL"]), env["HUB_PUBLIC_URL"]
+
+
+def signed_requests(path: str, public: str, count: int) -> list[tuple[str, dict, str]]:
+    """Return ``count`` distinct contact-created webhooks, signed as HubSpot would."""
+    from carehub_hubspot.signatures import signed_headers
+
+    now_ms = int(time.time() * 1000)
+    made = []
+    for n in range(count):
+        body = json.dumps(
+            {
+                "vid": 1_000_000 + n,
+                "canonical-vid": 1_000_000 + n,
+                "properties": {"firstname": {"value": f"Bench {n}"}},
+            },
+            separators=(",", ":"),
+        )
+        headers = signed_headers(SECRET, "POST", public + path, body.encode(), now_ms)
+        headers["Content-Type"] = "application/json"
+        made.append((path, headers, body))
+    return made
+
+
+def lua_script(requests: list[tuple[str, dict, str]], target: Path) -> None:
+    """Write a wrk script that cycles through the requests, each wrk thread taking
+    its own share so no two threads send the same webhook."""
+    lines = ["local all = {}"]
+    for path, headers, body in requests:
+        pairs = ", ".join(f'["{k}"]="{v}"' for k, v in headers.items())
+        lines.append(f"all[#all+1] = {{[==[{path}]==], {{{pairs}}}, [==[{body}]==]}}")
+    lines.append(
+        """
+local threads, counter = {}, 1
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  step = tonumber(args[1]) or 1
+  i = id
+  prefix = args[2] or ""
+end
+function request()
+  local r = all[((i - 1) % #all) + 1]
+  i = i + step
+  return wrk.format("POST", prefix .. r[1], r[2], r[3])
+end
+"""
+    )
+    target.write_text("\n".join(lines))
+
+
+UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def run_wrk(url: str, script: Path, seconds: int, connections: int, prefix: str):
+    threads = 2
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(threads),
+            prefix,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if os.environ.get("BENCH_VERBOSE"):
+        print(out)
+    found = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.MULTILINE))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def seconds_of(text: str) -> float:
+        number, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+        return float(number) * UNITS[unit]
+
+    return {
+        "rate": rate,
+        "p50": seconds_of(found["50"]),
+        "p99": seconds_of(found["99"]),
+        "errors": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def _python_worker(url, requests, seconds, results) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port)
+    latencies, errors, deadline = [], 0, time.monotonic() + seconds
+    for path, headers, body in requests:
+        if time.monotonic() > deadline:
+            break
+        started = time.perf_counter()
+        conn.request("POST", path, body=body, headers=headers)
+        answer = conn.getresponse()
+        answer.read()
+        latencies.append(time.perf_counter() - started)
+        errors += answer.status >= 300
+    results.put((latencies, errors))
+
+
+def run_python(url: str, requests, seconds: int, connections: int, prefix: str):
+    """Load the endpoint from other processes with plain keep-alive connections."""
+    results = multiprocessing.Queue()
+    shares = [
+        [(prefix + p, h, b) for p, h, b in requests[n::connections]]
+        for n in range(connections)
+    ]
+    started = time.monotonic()
+    workers = [
+        multiprocessing.Process(
+            target=_python_worker, args=(url, share, seconds, results)
+        )
+        for share in shares
+    ]
+    for worker in workers:
+        worker.start()
+    gathered = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    elapsed = time.monotonic() - started
+    latencies = sorted(x for got, _ in gathered for x in got)
+    return {
+        "rate": len(latencies) / elapsed,
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99)],
+        "errors": sum(e for _, e in gathered),
+    }
+
+
+def count_events(db_path: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute("SELECT count(*) FROM event").fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=40_000)
+    parser.add_argument("--python", action="store_true", help="Do not use wrk.")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="carehub-bench-"))
+    port = free_port()
+    env = environment(tmp, port)
+    path, public = prepare(env)
+    requests = signed_requests(path, public, args.requests)
+    use_wrk = shutil.which("wrk") and not args.python
+    script = tmp / "webhooks.lua"
+    if use_wrk:
+        lua_script(requests, script)
+
+    server = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--worker-class",
+            "gthread",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--pythonpath",
+            str(ROOT / "bench"),
+            "--log-level",
+            "warning",
+            "ingest:bench_app()",
+        ],
+        # Run outside the repository, so its gunicorn.conf.py (with an access log
+        # line per request) does not apply: both endpoints are measured bare.
+        cwd=tmp,
+        env=env,
+    )
+    try:
+        wait_until_up(public)
+        load = run_wrk if use_wrk else run_python
+        target = public if use_wrk else public
+        # A short warm-up of each, so both start with imported code and open files.
+        load(target, script if use_wrk else requests[-2000:], 2, 4, "/bench/bare")
+        bare = load(
+            target,
+            script if use_wrk else requests,
+            args.seconds,
+            args.connections,
+            "/bench/bare",
+        )
+        before = count_events(tmp / "hub.sqlite")
+        started = time.monotonic()
+        ingest = load(
+            target, script if use_wrk else requests, args.seconds, args.connections, ""
+        )
+        elapsed = time.monotonic() - started
+        stored = count_events(tmp / "hub.sqlite") - before
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+    stored_rate = stored / min(elapsed, args.seconds)
+    print(
+        f"load generator: {'wrk' if use_wrk else 'python'}, {args.connections} "
+        f"connections, {args.seconds} s each; gunicorn gthread 2x4, HUB_WORKER=0"
+    )
+    print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    for name, got in (("bare (stores nothing)", bare), ("ingress (stores)", ingest)):
+        print(
+            f"{name:<22}{got['rate']:>10.0f}{got['p50'] * 1000:>10.2f}"
+            f"{got['p99'] * 1000:>10.2f}{got['errors']:>8}"
+        )
+    print(f"events stored: {stored} ({stored_rate:.0f}/s)")
+    print(
+        f"ratio stored/s to bare req/s: {stored_rate / bare['rate']:.2f}x "
+        "(aim: at least 0.5x and 1,000 stored/s)"
+    )
+    print(
+        f"ratio p50 latency ingress/bare: {ingest['p50'] / bare['p50']:.2f}x; "
+        f"p99: {ingest['p99'] / bare['p99']:.2f}x"
+    )
+
+
+def wait_until_up(url: str, timeout: float = 30) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/healthz", timeout=5).status_code < 500:
+                return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not start; see its output above.")
+
+
+if __name__ == "__main__":
+    main()
