@@ -80,6 +80,7 @@ class Demo:
     token: str = ""
     care: dict = field(default_factory=dict)
     agency_id: int = 0
+    slug: str = SLUG
 
     @property
     def hubspot(self) -> SandboxControl:
@@ -102,7 +103,7 @@ class Demo:
         self.token = portal["token"]
         with self.app.app_context():
             facade = self.app.extensions["hub.connectors"]
-            agency = Agency(slug=SLUG, name="Demo Home Care", settings={})
+            agency = Agency(slug=self.slug, name="Demo Home Care", settings={})
             hubspot = Connection(agency=agency, connector="hubspot", settings={})
             save_settings(hubspot, facade.info("hubspot"), {"access_token": self.token})
             clearcare = Connection(agency=agency, connector="clearcare", settings={})
@@ -114,7 +115,7 @@ class Demo:
             db.session.commit()
             self.agency_id = agency.id
         self.say(
-            f"Agency {SLUG!r}: HubSpot portal {portal['portal_id']}, ClearCare "
+            f"Agency {self.slug!r}: HubSpot portal {portal['portal_id']}, ClearCare "
             f"agency {self.care['agency_id']}."
         )
 
