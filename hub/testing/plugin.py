@@ -45,12 +45,14 @@ class ConformanceReport:
         found = self.checks.get(report.nodeid)
         if found is None:
             return
-        connector, *key = found
-        key = tuple(key)
+        connector, suite, check = found
+        key = (suite, check)
         outcomes = self.outcomes[connector]
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
-            outcomes[key] = ("skipped", reason.removeprefix("Skipped: "))
+            # A suite's own name leads its reason; a check's name stays in front.
+            reason = reason.removeprefix("Skipped: ").removeprefix(f"{suite}: ")
+            outcomes[key] = ("skipped", reason.removeprefix(f"{suite}."))
         elif report.failed:
             outcomes[key] = ("failed", "")
         elif report.when == "call" and key not in outcomes:

@@ -46,8 +46,8 @@ def test_skipped_suites_show_their_reasons_and_a_bare_skip_fails(tmp_path):
 
     assert "Skipping describe needs a written reason" in said
     assert "describe   FAILED" in said
-    assert "connect    2 skipped (connect: No connect here.)" in said
-    assert "limits     3 skipped (limits: No limits here.)" in said
+    assert "connect    2 skipped (No connect here.)" in said
+    assert "limits     3 skipped (No limits here.)" in said
 
 
 def test_a_skip_naming_no_suite_fails(tmp_path):

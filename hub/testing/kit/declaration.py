@@ -189,7 +189,8 @@ class Declaration:
                     f"{', '.join(SUITES)}, or 'suite.check'.",
                     pytrace=False,
                 )
-        reason = self.skip.get(f"{suite}.{name}", self.skip.get(suite))
+        key = f"{suite}.{name}" if f"{suite}.{name}" in self.skip else suite
+        reason = self.skip.get(key)
         if reason is None:
             return
         if not str(reason).strip():
@@ -197,7 +198,7 @@ class Declaration:
                 f"Skipping {suite} needs a written reason; give one in skip.",
                 pytrace=False,
             )
-        pytest.skip(f"{suite}: {reason}")
+        pytest.skip(f"{key}: {reason}")
 
 
 def wait(seconds: float) -> None:

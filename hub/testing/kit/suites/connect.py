@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.canonical import Connected
-from hub.errors import BadRequest, HubError
+from hub.errors import BadRequest, HubError, PluginError
 from hub.testing.kit.declaration import check
 from hub.testing.kit.expect import json_ready, raises, succeeds, well_written
 
@@ -55,5 +55,10 @@ class ConnectSuite:
                 continue
             error = raises(
                 HubError, lambda h=handle: kit.connect(h), "connect with bad settings"
+            )
+            assert not isinstance(error, PluginError), (
+                f"connect with bad settings raised PluginError: {error.message} A "
+                "refusal is an AuthenticationFailed, PermissionDenied or "
+                "NeedsAttention that says what to fix."
             )
             well_written(error, secrets)
