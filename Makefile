@@ -6,7 +6,7 @@ PLUGINS := $(wildcard plugins/*/setup.cfg)
 PLUGIN_DIRS := $(patsubst %/setup.cfg,%,$(PLUGINS))
 export HUB_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test lint install upgrade clean
+.PHONY: run run-distributed test lint install upgrade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,7 @@ $(BIN)/python:
 
 # Reinstall whenever a distribution's metadata changes.
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml $(PLUGINS)
-	$(BIN)/pip install --quiet -e '.[dev,server]' $(foreach d,$(PLUGIN_DIRS),-e '$(d)[test]')
+	$(BIN)/pip install --quiet -e '.[dev,server,postgres,celery]' $(foreach d,$(PLUGIN_DIRS),-e '$(d)[test]')
 	touch $@
 
 install: $(VENV)/.installed
@@ -25,6 +25,10 @@ upgrade: install
 run: upgrade
 	HUB_SANDBOX=1 $(BIN)/flask --app wsgi hub dev-setup
 	HUB_SANDBOX=1 $(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000 --no-reload
+
+# PostgreSQL, Redis, gunicorn, two Celery workers, beat and the sandboxes; docs/deploy.md.
+run-distributed: install
+	BIN=$(BIN) scripts/run-distributed.sh
 
 test: install
 	$(BIN)/python -m pytest tests

@@ -5,6 +5,7 @@
 #   scripts/services.sh stop     stop both
 #   scripts/services.sh status   say whether each answers
 #   scripts/services.sh restart-redis   stop and start Redis, keeping its data
+#   scripts/services.sh reset-test       empty the test database (carehub_test)
 #
 # Both come from Debian's packages (apt-get install postgresql redis-server). The
 # role and databases are named by CAREHUB_PG_USER / CAREHUB_PG_PASSWORD (default
@@ -101,12 +102,18 @@ case "${1:-}" in
         stop_redis
         start_redis
         ;;
+    reset-test)
+        # Drop the schemas test runs left in the test database.
+        start_postgres
+        as_postgres dropdb -p "$PG_PORT" --if-exists carehub_test
+        as_postgres createdb -p "$PG_PORT" -O "$PG_USER" carehub_test
+        ;;
     status)
         pg_ready && echo "PostgreSQL: up" || echo "PostgreSQL: down"
         redis_ready && echo "Redis: up" || echo "Redis: down"
         ;;
     *)
-        echo "usage: $0 start|stop|status|restart-redis" >&2
+        echo "usage: $0 start|stop|status|restart-redis|reset-test" >&2
         exit 2
         ;;
 esac

@@ -202,7 +202,11 @@ def gunicorn(env: dict, tmp: Path, port: int) -> subprocess.Popen:
         except requests.RequestException:
             return False
 
-    wait_for(up, timeout=60)
+    try:
+        wait_for(up, timeout=60)
+    except BaseException:
+        stop(process)
+        raise
     return process
 
 
