@@ -10,6 +10,8 @@ import pytest
 
 from hub.testing.plugin import verdict
 
+pytestmark = pytest.mark.slow
+
 SUITES = ("describe", "connect", "provision", "receive", "status", "records", "limits")
 
 
@@ -56,11 +58,11 @@ def test_a_skip_naming_no_suite_fails(tmp_path):
         f"""
         class TestCase(ConnectorKit):
             connector = "clearcare"
-            skip = {{**{skipping(*SUITES)}, "limts": "Spelt wrong."}}
+            skip = {{**{skipping(*SUITES)}, "receive.stal": "Spelt wrong."}}
         """,
     )
 
-    assert "skip names 'limts', which is no suite" in said
+    assert "skip names 'receive.stal', which is no suite or check" in said
 
 
 def test_a_kit_class_without_good_settings_fails_saying_what_to_add(tmp_path):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +13,8 @@ from hub.errors import BadRequest
 from hub.scaffold import write_connector
 
 pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).parent.parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +71,25 @@ def test_the_kit_runs_against_it_and_fails_clearly(scaffolded):
     assert "does not implement connect yet" in ran.stdout
     assert re.search(r"connect +FAILED", ran.stdout)
     assert re.search(r"limits +FAILED", ran.stdout)
+
+
+def test_the_written_code_is_formatted_and_lint_clean(tmp_path):
+    folder = write_connector("lint_me", tmp_path, label="Lint Me")
+    config = ["--config", str(ROOT / "pyproject.toml")]
+
+    checked = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", *config, str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    formatted = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", *config, str(folder)],
+        capture_output=True,
+        text=True,
+    )
+
+    assert checked.returncode == 0, checked.stdout
+    assert formatted.returncode == 0, formatted.stdout
 
 
 def test_a_name_that_cannot_be_a_connector_is_refused(tmp_path):

@@ -29,6 +29,16 @@ def check(suite: str, name: str):
     return getattr(pytest.mark, MARKER)(suite, name)
 
 
+def checks_of(kit_class: type) -> set[str]:
+    """Return the ``suite.check`` names of every check a kit class runs."""
+    found = set()
+    for name in dir(kit_class):
+        for mark in getattr(getattr(kit_class, name), "pytestmark", []):
+            if mark.name == MARKER:
+                found.add(".".join(mark.args))
+    return found
+
+
 class NotDeclared(AssertionError):
     """A suite needs something the connector's kit class does not declare."""
 
@@ -95,7 +105,7 @@ class Declaration:
 
     # -- what the suites make ------------------------------------------------------
 
-    def make_inbound(self, world: KitWorld, handle: Handle, variant: str) -> Inbound:
+    def make_inbound(self, kit: KitWorld, handle: Handle, variant: str) -> Inbound:
         """Return a webhook as the vendor would send it to the connection.
 
         ``variant`` is ``valid``, ``tampered`` (the body changed after signing),
@@ -105,15 +115,15 @@ class Declaration:
         raise not_declared(
             "a way to make webhooks",
             "receive",
-            "make_inbound(self, world, handle, variant)",
+            "make_inbound(self, kit, handle, variant)",
         )
 
-    def break_provisioning(self, world: KitWorld, handle: Handle) -> None:
+    def break_provisioning(self, kit: KitWorld, handle: Handle) -> None:
         """Remove one provisioned object in the sandbox, as an admin might."""
         raise not_declared(
             "a way to undo a provisioned step",
             "provision",
-            "break_provisioning(self, world, handle)",
+            "break_provisioning(self, kit, handle)",
         )
 
     def sample_prospect(self) -> Prospect:
@@ -131,10 +141,10 @@ class Declaration:
         """Return what the other side holds for a person the records suite makes."""
         return {}
 
-    def setup_world(self, world: KitWorld) -> None:
+    def setup_world(self, kit: KitWorld) -> None:
         """Prepare the served hub before the suites run, such as a fast clock."""
 
-    def teardown_world(self, world: KitWorld) -> None:
+    def teardown_world(self, kit: KitWorld) -> None:
         """Undo :meth:`setup_world`."""
 
     # -- the fixtures -----------------------------------------------------------------
@@ -151,16 +161,14 @@ class Declaration:
         tmp = tmp_path_factory.mktemp(f"kit-{declaration.connector}")
 
         def make(url):
-            return create_app(
-                test_config(
-                    tmp,
-                    HUB_SANDBOX=True,
-                    HUB_LOAD_ENTRY_POINTS=True,
-                    HUB_LOAD_PLUGINS=[declaration.plugin or declaration.connector],
-                    HUB_PUBLIC_URL=url,
-                    **declaration.config,
-                )
-            )
+            settings = {
+                "HUB_SANDBOX": True,
+                "HUB_LOAD_ENTRY_POINTS": True,
+                "HUB_LOAD_PLUGINS": [declaration.plugin or declaration.connector],
+                "HUB_PUBLIC_URL": url,
+                **declaration.config,
+            }
+            return create_app(test_config(tmp, **settings))
 
         with serve(make) as app:
             with app.app_context():
@@ -182,11 +190,12 @@ class Declaration:
         if marker is None:
             return
         suite, name = marker.args
+        known = set(SUITES) | checks_of(type(self))
         for key in self.skip:
-            if key.split(".")[0] not in SUITES:
+            if key not in known:
                 pytest.fail(
-                    f"skip names {key!r}, which is no suite; use one of "
-                    f"{', '.join(SUITES)}, or 'suite.check'.",
+                    f"skip names {key!r}, which is no suite or check; use one of "
+                    f"{', '.join(SUITES)}, or 'suite.check' such as 'receive.stale'.",
                     pytrace=False,
                 )
         key = f"{suite}.{name}" if f"{suite}.{name}" in self.skip else suite

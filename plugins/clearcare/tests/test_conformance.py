@@ -38,15 +38,15 @@ class TestClearCareConformance(ConnectorKit):
             {**self.good_settings(account), "agency_id": "9999"},
         ]
 
-    def break_provisioning(self, world, handle):
-        with world.app.app_context():
+    def break_provisioning(self, kit, handle):
+        with kit.app.app_context():
             connection = db.session.get(Connection, handle.connection_id)
             with client_for(connection) as api:
                 first = api.subscriptions()[0]
                 api.delete_subscription(str(first["id"]))
 
-    def make_inbound(self, world, handle, variant):
-        secret = world.stored(handle)["all"][SECRET]
+    def make_inbound(self, kit, handle, variant):
+        secret = kit.stored(handle)["all"][SECRET]
         body = json.dumps({"resourceType": "Patient", "id": 2870130}).encode()
         authorization = f"Bearer {secret}"
         if variant == "tampered":
@@ -56,7 +56,7 @@ class TestClearCareConformance(ConnectorKit):
 
         return Inbound(
             method="POST",
-            url=f"{world.url}/hooks/clearcare/token?criteria=patient.created",
+            url=f"{kit.url}/hooks/clearcare/token?criteria=patient.created",
             headers={"Authorization": authorization},
             body=body,
             query={"criteria": "patient.created"},

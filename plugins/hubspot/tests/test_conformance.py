@@ -65,8 +65,8 @@ class TestHubSpotConformance(ConnectorKit):
     def other_ids(self, link_key):
         return {"patient": f"kit-{link_key[:12]}"}
 
-    def setup_world(self, world):
-        self.clock = SandboxClock(world.control)
+    def setup_world(self, kit):
+        self.clock = SandboxClock(kit.control)
         runtime = Runtime(
             clock=self.clock,
             sleep=self.clock.sleep,
@@ -75,17 +75,15 @@ class TestHubSpotConformance(ConnectorKit):
             search_limiter=search_limiter(self.clock, 0.75),
             timeout=(2.0, 0.4),
         )
-        install(world.app, runtime)
-        world.control.verb(
-            "app_secret", {"app_id": APP_ID, "client_secret": APP_SECRET}
-        )
+        install(kit.app, runtime)
+        kit.control.verb("app_secret", {"app_id": APP_ID, "client_secret": APP_SECRET})
 
-    def teardown_world(self, world):
-        world.app.extensions["hubspot.runtime"].close()
+    def teardown_world(self, kit):
+        kit.app.extensions["hubspot.runtime"].close()
 
-    def break_provisioning(self, world, handle):
-        state = world.stored(handle)["state"]
-        world.control.verb(
+    def break_provisioning(self, kit, handle):
+        state = kit.stored(handle)["state"]
+        kit.control.verb(
             "delete_object",
             {
                 "account": handle.counter_key,
@@ -94,8 +92,8 @@ class TestHubSpotConformance(ConnectorKit):
             },
         )
 
-    def make_inbound(self, world, handle, variant):
-        with world.app.app_context():
+    def make_inbound(self, kit, handle, variant):
+        with kit.app.app_context():
             connection = db.session.get(Connection, handle.connection_id)
             url = connection.webhook_url("contact.created")
             db.session.commit()
@@ -108,7 +106,7 @@ class TestHubSpotConformance(ConnectorKit):
             age = 6 * 60
         elif variant == "malformed":
             body = signed = b'"no object here"'
-        sent_at = int((world.app.extensions["hubspot.runtime"].clock() - age) * 1000)
+        sent_at = int((kit.app.extensions["hubspot.runtime"].clock() - age) * 1000)
         headers = signatures.signed_headers(APP_SECRET, "POST", url, signed, sent_at)
 
         return Inbound(
