@@ -81,6 +81,7 @@ class Demo:
     care: dict = field(default_factory=dict)
     agency_id: int = 0
     slug: str = SLUG
+    locations: tuple[str, ...] = ("Main Office", "North Branch")
 
     @property
     def hubspot(self) -> SandboxControl:
@@ -98,7 +99,7 @@ class Demo:
             "Demo Home Care", "professional", operations_hub=True
         )
         self.care = self.clearcare.create_account(
-            "Demo Home Care", locations=["Main Office", "North Branch"]
+            "Demo Home Care", locations=list(self.locations)
         )
         self.token = portal["token"]
         with self.app.app_context():
