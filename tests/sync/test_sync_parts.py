@@ -116,3 +116,15 @@ def test_the_schedule_comes_from_the_settings():
     assert policy.schedule == (1.0, 2.0, 3.0)
     assert policy.max_tries == 4
     assert policy.wait(2) == 2.0
+
+
+def test_the_worker_starts_only_for_requests_a_server_serves():
+    import click
+
+    from hub.sync import serving_http
+
+    assert serving_http()
+    with click.Context(click.Command("run"), info_name="run"):
+        assert serving_http()
+    with click.Context(click.Command("dev-setup"), info_name="dev-setup"):
+        assert not serving_http()
