@@ -69,6 +69,7 @@ def test_the_kit_runs_against_it_and_fails_clearly(scaffolded):
     assert "error" not in summary, ran.stdout
     assert re.search(r"describe +5 passed", ran.stdout), ran.stdout
     assert "does not implement connect yet" in ran.stdout
+    assert "before this suite, and that failed: PluginError" in ran.stdout
     assert re.search(r"connect +FAILED", ran.stdout)
     assert re.search(r"limits +FAILED", ran.stdout)
 

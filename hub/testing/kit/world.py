@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from hub.errors import HubError, RemoteError
@@ -200,16 +201,28 @@ class KitWorld:
         return reports
 
     def ready(self, handle: Handle) -> None:
-        """Connect the connection, and provision it when the connector has steps."""
-        self.connect(handle)
-        if self.info.provision_steps:
+        """Connect the connection, and provision it when the connector has steps.
+
+        A failure here fails the check with a message naming the hook, since the
+        suite itself never ran.
+        """
+        try:
+            self.connect(handle)
+            if not self.info.provision_steps:
+                return
             reports = self.provision(handle)
-            failed = {
-                step: status
-                for step, status in reports.final().items()
-                if status not in ("done", "manual", "unavailable", "skipped")
-            }
-            assert not failed, f"Provisioning did not finish: {failed}"
+        except HubError as exc:
+            pytest.fail(
+                "The kit connects (and provisions) a connection before this suite, "
+                f"and that failed: {type(exc).__name__}: {exc.message}",
+                pytrace=False,
+            )
+        failed = {
+            step: status
+            for step, status in reports.final().items()
+            if status not in ("done", "manual", "unavailable", "skipped")
+        }
+        assert not failed, f"Provisioning did not finish: {failed}"
 
     # -- the sandbox ------------------------------------------------------------
 
