@@ -126,32 +126,48 @@ def signed_requests(path: str, public: str, count: int) -> list[tuple[str, dict,
 
 def lua_script(requests: list[tuple[str, dict, str]], target: Path) -> None:
     """Write a wrk script that cycles through the requests, each wrk thread taking
-    its own share so no two threads send the same webhook."""
-    lines = ["local all = {}"]
-    for path, headers, body in requests:
-        pairs = ", ".join(f'["{k}"]="{v}"' for k, v in headers.items())
-        lines.append(f"all[#all+1] = {{[==[{path}]==], {{{pairs}}}, [==[{body}]==]}}")
-    lines.append(
-        """
-local threads, counter = {}, 1
+    its own share so no two threads send the same webhook.
+
+    The requests go in a data file the script reads, one a line (path, then each
+    header as name and value, then the body, separated by tabs), since a script
+    holding them all as literals passes LuaJIT's limit of constants.
+    """
+    data = target.with_suffix(".tsv")
+    with data.open("w") as out:
+        for path, headers, body in requests:
+            fields = [path, *(x for pair in headers.items() for x in pair), body]
+            out.write("\t".join(fields) + "\n")
+    target.write_text(
+        f"""
+local data_file = "{data}"
+local counter = 1
 function setup(thread)
   thread:set("id", counter)
   counter = counter + 1
-  table.insert(threads, thread)
 end
 function init(args)
   step = tonumber(args[1]) or 1
-  i = id
   prefix = args[2] or ""
+  all = {{}}
+  local n = 0
+  for line in io.lines(data_file) do
+    n = n + 1
+    if (n - id) % step == 0 then
+      local f = {{}}
+      for field in string.gmatch(line, "[^\t]+") do f[#f + 1] = field end
+      local headers = {{}}
+      for k = 2, #f - 1, 2 do headers[f[k]] = f[k + 1] end
+      all[#all + 1] = wrk.format("POST", prefix .. f[1], headers, f[#f])
+    end
+  end
+  i = 0
 end
 function request()
-  local r = all[((i - 1) % #all) + 1]
-  i = i + step
-  return wrk.format("POST", prefix .. r[1], r[2], r[3])
+  i = i + 1
+  return all[((i - 1) % #all) + 1]
 end
 """
     )
-    target.write_text("\n".join(lines))
 
 
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -314,6 +330,11 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=20)
 
+    if not stored:
+        raise SystemExit(
+            "The ingress stored no events: the load generator's requests did not "
+            "reach it; run with BENCH_VERBOSE=1 to see wrk's output."
+        )
     stored_rate = stored / min(elapsed, args.seconds)
     print(
         f"load generator: {'wrk' if use_wrk else 'python'}, {args.connections} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 
@@ -56,7 +57,7 @@ def store_changes(connection: Connection, changes: Iterable[Change]) -> list[int
     ids = []
     # A Core statement on the session's connection: the ingress runs this for every
     # webhook, and the ORM's bookkeeping would cost more than the insert itself.
-    insert = _insert_ignoring_duplicates().returning(EVENTS.c.id)
+    insert = _insert_statement(db.engine.dialect.name)
     connection_ = db.session.connection()
     for row in rows:
         new_id = connection_.execute(insert, row).scalar_one_or_none()
@@ -73,13 +74,16 @@ def store_changes(connection: Connection, changes: Iterable[Change]) -> list[int
     return ids
 
 
-def _insert_ignoring_duplicates():
-    dialect = db.engine.dialect.name
+@functools.cache
+def _insert_statement(dialect: str):
+    """Return the insert that skips duplicates and returns the new id, made once."""
     if dialect == "postgresql":
-        return postgresql.insert(EVENTS).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(EVENTS).on_conflict_do_nothing()
-    return sa.insert(EVENTS)
+        insert = postgresql.insert(EVENTS).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        insert = sqlite.insert(EVENTS).on_conflict_do_nothing()
+    else:
+        insert = sa.insert(EVENTS)
+    return insert.returning(EVENTS.c.id)
 
 
 def notify_stored(event_ids: list[int], connector: str | None = None) -> None:

@@ -6,6 +6,7 @@ events in one transaction before it is answered; the worker does the rest later.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 from dataclasses import replace
@@ -81,6 +82,17 @@ def receive(connector: str, token: str):
     return jsonify(stored=len(event_ids))
 
 
+@functools.cache
+def endpoint_query():
+    """Return the one query that finds an endpoint with its connection and agency,
+    made once: building a statement costs more than running it."""
+    return (
+        sa.select(WebhookEndpoint)
+        .options(joinedload(WebhookEndpoint.connection).joinedload(Connection.agency))
+        .where(WebhookEndpoint.token_hash.in_(sa.bindparam("hashes", expanding=True)))
+    )
+
+
 def find_endpoint(connector: str, token: str) -> WebhookEndpoint | None:
     """Return the live endpoint a token opens, comparing hashes in constant time."""
     if not token or len(token) > 128:
@@ -88,13 +100,7 @@ def find_endpoint(connector: str, token: str) -> WebhookEndpoint | None:
 
     hashes = vault().token_hashes(token)
     try:
-        candidates = db.session.scalars(
-            sa.select(WebhookEndpoint)
-            .options(
-                joinedload(WebhookEndpoint.connection).joinedload(Connection.agency)
-            )
-            .where(WebhookEndpoint.token_hash.in_(hashes))
-        ).all()
+        candidates = db.session.scalars(endpoint_query(), {"hashes": hashes}).all()
     except SQLAlchemyError as exc:
         db.session.rollback()
         log.error("The database failed while looking up a webhook token: %s", exc)
