@@ -107,3 +107,12 @@ def test_an_existing_folder_is_left_alone(tmp_path):
         write_connector("sample", tmp_path)
 
     assert "exists already" in refused.value.message
+
+
+def test_a_care_connector_gets_its_role_and_label(tmp_path):
+    folder = write_connector("carelog", tmp_path, label="CareLog", role="care")
+
+    plugin = (folder / "carehub_carelog" / "plugin.py").read_text()
+    assert "role=Role.CARE," in plugin
+    assert 'label="CareLog",' in plugin
+    assert "class CarelogSettings(Schema):" in plugin
