@@ -49,11 +49,17 @@ class QueuedDispatcher(Dispatcher):
         super().wake()
         self.send(SWEEP)
 
-    def publish(self, event_ids) -> None:
-        """Send a message for each event id; the sweep covers any that fail."""
+    def publish(self, event_ids) -> int:
+        """Send a message for each event id; return how many the broker took.
+
+        After the first refusal the rest are left to the sweep.
+        """
+        sent = 0
         for event_id in event_ids:
             if not self.send(PROCESS, event_id):
                 break
+            sent += 1
+        return sent
 
     def send(self, task: str, *args) -> bool:
         """Send one task; return whether the broker took it."""

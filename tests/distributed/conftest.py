@@ -28,16 +28,30 @@ from hub.extensions import db
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    """Return the PostgreSQL server's URL, with the tests' schemas made in it."""
-    url = database_url()
-    problem = postgres_problem(url)
-    if problem:
-        pytest.skip(problem)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("HUB_TEST_DATABASE_URL", url)
-    yield url
-    mp.undo()
+def postgres_problem_text() -> str | None:
+    """Return why PostgreSQL cannot be used, or ``None`` when it answers."""
+    return postgres_problem(database_url())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _hub_on_postgres(postgres_problem_text):
+    """Put this module's test apps on PostgreSQL when it answers, and only this
+    module's: the suites that run after it keep their SQLite files."""
+    if postgres_problem_text:
+        yield
+        return
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HUB_TEST_DATABASE_URL", database_url())
+    yield
+    patch.undo()
+
+
+@pytest.fixture
+def postgres(postgres_problem_text) -> str:
+    """Return the PostgreSQL server's URL, or skip saying why it cannot be used."""
+    if postgres_problem_text:
+        pytest.skip(postgres_problem_text)
+    return database_url()
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +107,13 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(postgres, redis_server, tmp_path_factory):
+def stack(postgres_problem_text, redis_server, tmp_path_factory):
     """Run the hub on PostgreSQL and Redis: gunicorn with two workers, two Celery
     workers and beat, and the sandboxes, each a process of its own."""
     from sandbox_world import SandboxProcess, World
 
+    if postgres_problem_text:
+        pytest.skip(postgres_problem_text)
     tmp = tmp_path_factory.mktemp("stack")
     sandbox = SandboxProcess(tmp)
     port = free_port()

@@ -83,16 +83,13 @@ def test_the_sweep_sends_again_what_is_due_and_not_on_its_way(queued):
     assert fresh not in found
 
 
-def test_the_dispatcher_sends_to_celery_and_survives_a_broker_that_is_down(
-    queued, caplog
-):
+def test_the_dispatcher_sends_to_celery_and_survives_a_broker_that_is_down(queued):
     dispatcher = queued.extensions["hub.dispatcher"]
     assert isinstance(dispatcher, QueuedDispatcher)
     assert not dispatcher.running
 
     started = time.monotonic()
     assert dispatcher.send("hub.sweep") is False
-    dispatcher.publish([1, 2, 3])
+    assert dispatcher.publish([1, 2, 3]) == 0
 
-    assert time.monotonic() - started < 20
-    assert "the next sweep sends it again" in caplog.text
+    assert time.monotonic() - started < 20, "a webhook is not held up for long"
