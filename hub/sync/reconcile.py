@@ -91,20 +91,19 @@ def cursor_for(connection_id: int, kind: str) -> SyncCursor:
     return db.session.scalar(sa.select(SyncCursor).filter_by(**values))
 
 
-def provisioned_connections() -> list[Connection]:
-    """Return the connections of agencies whose provisioning has finished."""
+def provisioned_connections(agency_id: int | None = None) -> list[Connection]:
+    """Return the connections of agencies whose provisioning has finished (of one
+    agency, when given)."""
     done = (
         sa.select(ProvisioningJob.agency_id)
         .where(ProvisioningJob.status == EventStatus.DONE.value)
         .scalar_subquery()
     )
-    return list(
-        db.session.scalars(
-            sa.select(Connection)
-            .where(Connection.agency_id.in_(done))
-            .order_by(Connection.id)
-        )
-    )
+    query = sa.select(Connection).where(Connection.agency_id.in_(done))
+    if agency_id is not None:
+        query = query.where(Connection.agency_id == agency_id)
+
+    return list(db.session.scalars(query.order_by(Connection.id)))
 
 
 def claim(row: SyncCursor, now: datetime, interval: timedelta) -> bool:
@@ -167,14 +166,14 @@ class Reconciler:
         if hasattr(clock, "on_advance"):
             clock.on_advance(self.wake)
 
-    def run_due(self, force: bool = False) -> int:
-        """Reconcile every connection that is due (or all, with ``force``); return
-        how many new events were stored."""
+    def run_due(self, force: bool = False, agency_id: int | None = None) -> int:
+        """Reconcile every connection that is due (or all, with ``force``), of every
+        agency or of one; return how many new events were stored."""
         stored = 0
         with self.app.app_context():
             try:
                 connectors = self.app.extensions["hub.connectors"]
-                for connection in provisioned_connections():
+                for connection in provisioned_connections(agency_id):
                     if connection.connector not in connectors.names():
                         continue
                     stored += self._run_one(connection, connectors, force)

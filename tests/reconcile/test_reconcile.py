@@ -18,9 +18,13 @@ from hub.sync.reconcile import Reconciler, interval_for
 pytestmark = pytest.mark.slow
 
 
-def reconcile(world) -> int:
-    """Reconcile every provisioned connection now; return the new events stored."""
-    return world.app.extensions["hub.reconciler"].run_due(force=True)
+def reconcile(world, tenant=None) -> int:
+    """Reconcile every provisioned connection (or a tenant's) now; return the new
+    events stored."""
+    agency_id = tenant.agency_id if tenant else None
+    return world.app.extensions["hub.reconciler"].run_due(
+        force=True, agency_id=agency_id
+    )
 
 
 @contextmanager
@@ -169,3 +173,28 @@ def test_the_reconciliation_thread_heals_a_lost_webhook_by_itself(world):
         config.update(before)
 
     assert [p["name"][0]["family"] for p in world.patients(tenant)] == ["Noether"]
+
+
+def test_a_failed_round_keeps_its_cursor_and_the_next_round_heals(world):
+    tenant = world.new_tenant()
+    reconcile(world)
+    before = cursor(world, tenant, "hubspot").cursor
+
+    with webhooks_refused(world, tenant, "hubspot"):
+        world.new_contact(tenant, firstname="Lise", lastname="Meitner")
+        wait_for(
+            lambda: [d for d in deliveries(world, tenant) if d["state"] != "pending"]
+        )
+    world.hubspot.fault(
+        count=1, status=401, path_prefix="/crm/objects/2026-09/contacts/search"
+    )
+    reconcile(world, tenant)
+    failed = cursor(world, tenant, "hubspot")
+    assert failed.cursor == before
+    assert failed.last_error
+    assert world.patients(tenant) == []
+
+    reconcile(world, tenant)
+    wait_for(lambda: world.linked(tenant, "deal"))
+    assert cursor(world, tenant, "hubspot").last_error is None
+    assert [p["name"][0]["family"] for p in world.patients(tenant)] == ["Meitner"]
