@@ -14,14 +14,19 @@ from hub.extensions import db
 from hub.models import Event, EventStatus
 from hub.queue import PROCESS, RECONCILE, RUN_JOBS, SWEEP
 from hub.sync import leases
+from hub.sync import reconcile as reconcile_module
 
 log = logging.getLogger(__name__)
 
 
 def register(celery: Celery, app: Flask) -> None:
-    """Define the hub's tasks on ``celery``, each running inside ``app``."""
+    """Define the hub's tasks on ``celery``, each running inside ``app``.
 
-    @celery.task(name=PROCESS)
+    The tasks are not shared with other Celery apps of the process (tests make
+    several), so each reaches its own hub.
+    """
+
+    @celery.task(name=PROCESS, shared=False)
     def process_event(event_id: int) -> str | None:
         """Run one event if this worker can claim it; then send the person's next."""
         dispatcher = app.extensions["hub.dispatcher"]
@@ -30,7 +35,7 @@ def register(celery: Celery, app: Flask) -> None:
             dispatcher.publish(next_of_person(app, dispatcher.clock.now(), event_id))
         return status
 
-    @celery.task(name=SWEEP)
+    @celery.task(name=SWEEP, shared=False)
     def sweep() -> int:
         """Send every event that is due and was not sent just now, or whose lease
         ran out; run due provisioning jobs; return how many events were sent."""
@@ -50,16 +55,18 @@ def register(celery: Celery, app: Flask) -> None:
             log.info("The sweep sent %d waiting event(s) again.", len(event_ids))
         return len(event_ids)
 
-    @celery.task(name=RUN_JOBS)
+    @celery.task(name=RUN_JOBS, shared=False)
     def run_jobs() -> int:
         """Run the provisioning jobs that are due; return how many ran."""
         return app.extensions["hub.dispatcher"].run_once(limit=0)
 
-    @celery.task(name=RECONCILE)
+    @celery.task(name=RECONCILE, shared=False)
     def reconcile() -> int:
         """Reconcile the connections that are due; return how many events it stored."""
         reconciler = app.extensions.get("hub.reconciler")
-        return reconciler.run_due() if reconciler is not None else 0
+        if reconciler is None or not reconcile_module.enabled(app.config):
+            return 0
+        return reconciler.run_due()
 
 
 def overdue_events(now, grace: timedelta, limit: int = 1000) -> list[int]:

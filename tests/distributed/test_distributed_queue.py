@@ -93,3 +93,20 @@ def test_the_dispatcher_sends_to_celery_and_survives_a_broker_that_is_down(queue
     assert dispatcher.publish([1, 2, 3]) == 0
 
     assert time.monotonic() - started < 20, "a webhook is not held up for long"
+
+
+def test_the_beat_tasks_run_in_the_app(queued, paper):
+    celery = queued.extensions["hub.celery"]
+    assert {"hub.process_event", "hub.sweep", "hub.run_jobs", "hub.reconcile"} <= set(
+        celery.tasks
+    )
+    schedule = celery.conf.beat_schedule
+    assert schedule["sweep"]["task"] == "hub.sweep"
+    assert schedule["reconcile"]["task"] == "hub.reconcile"
+
+    queued.config["HUB_RECONCILE"] = False
+    assert celery.tasks["hub.reconcile"].run() == 0
+    queued.config["HUB_RECONCILE"] = True
+    assert celery.tasks["hub.reconcile"].run() == 0, "no connection is provisioned"
+    assert celery.tasks["hub.sweep"].run() == 0
+    assert celery.tasks["hub.process_event"].run(12345) is None, "no such event"
