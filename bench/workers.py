@@ -1,4 +1,5 @@
-"""Events processed per second by one Celery worker against two, on PostgreSQL and
+"""Webhooks stored per second on the distributed stack against the embedded default;
+events processed per second by one Celery worker against two, on PostgreSQL and
 Redis, with the sandboxes' latency held fixed by a fault; and each process's memory.
 
 Run from the repository root with PostgreSQL and ``redis-server`` installed:
@@ -7,7 +8,9 @@ PostgreSQL (``scripts/services.sh start``), a Redis of its own, the sandboxes as
 process, gunicorn with two workers and Celery beat, provisions one agency per round,
 stores the webhooks of ``--contacts`` new HubSpot contacts while no worker runs, then
 starts one (or two) Celery workers of two threads each and times them from the first
-try to the last event's end, as the event rows record it.
+try to the last event's end, as the event rows record it. Before that, ``--webhooks``
+HubSpot workflow webhooks are posted by 16 threads to gunicorn (two workers) on each
+stack: SQLite with no worker, and PostgreSQL sending each event to Redis.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,10 +119,89 @@ def run_round(stack, tenant, workers: int, contacts: int) -> dict:
     return {"events": events, "per_second": per_second, "memory": memory}
 
 
+def ingest_rate(app, env: dict, tmp: Path, webhooks: int) -> float:
+    """Serve ``app``'s database with gunicorn and return the webhooks it stored per
+    second, posted by 16 threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+    import sqlalchemy as sa
+
+    from hub.extensions import db
+    from hub.models import Agency, Connection, Event
+    from hub.settings import save_settings
+
+    with app.app_context():
+        db.create_all()
+        agency = Agency(slug="ingest", name="Ingest Bench", settings={})
+        connection = Connection(agency=agency, connector="hubspot", settings={})
+        info = app.extensions["hub.connectors"].info("hubspot")
+        save_settings(connection, info, {"access_token": "pat-na1-bench"})
+        db.session.add(connection)
+        db.session.commit()
+        path = connection.webhook_url("contact.created").split("/hooks/", 1)[1]
+        db.session.commit()
+    port = free_port()
+    web = gunicorn({**env, "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}"}, tmp, port)
+    url = f"http://127.0.0.1:{port}/hooks/{path}"
+
+    def post(numbers) -> None:
+        with requests.Session() as session:
+            for n in numbers:
+                body = {"vid": 10_000 + n, "portal-id": 1}
+                answer = session.post(url, json=body, timeout=30)
+                answer.raise_for_status()
+
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(post, [range(t, webhooks, 16) for t in range(16)]))
+        seconds = time.perf_counter() - started
+    finally:
+        stop(web)
+    with app.app_context():
+        stored = db.session.scalar(sa.select(sa.func.count(Event.id)))
+        db.engine.dispose()
+    return stored / seconds
+
+
+def ingest(tmp: Path, redis_url: str, webhooks: int) -> dict:
+    """Return webhooks stored per second on the embedded default and the
+    distributed stack."""
+    from hub import create_app
+    from hub.testing.server import test_config
+
+    rates = {}
+    base = Path(tempfile.mkdtemp(prefix="ingest-", dir=tmp))
+    for name in ("embedded", "distributed"):
+        folder = base / name
+        folder.mkdir()
+        settings = test_config(
+            folder,
+            HUB_LOAD_ENTRY_POINTS=True,
+            HUB_LOAD_PLUGINS=["hubspot", "clearcare"],
+        )
+        env = {
+            **os.environ,
+            "HUB_INSTANCE_PATH": settings["HUB_INSTANCE_PATH"],
+            "HUB_LOAD_PLUGINS": "hubspot,clearcare",
+            "HUB_WORKER": "0",
+        }
+        if name == "embedded":
+            settings["HUB_DATABASE_URL"] = f"sqlite:///{folder / 'hub.sqlite'}"
+        else:
+            settings.update(HUB_QUEUE="celery", HUB_BROKER_URL=redis_url)
+            env.update(HUB_QUEUE="celery", HUB_BROKER_URL=redis_url)
+        env["HUB_DATABASE_URL"] = settings["HUB_DATABASE_URL"]
+        rates[name] = ingest_rate(create_app(settings), env, folder, webhooks)
+    return rates
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contacts", type=int, default=30)
     parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--webhooks", type=int, default=2000)
     args = parser.parse_args()
 
     subprocess.run([str(ROOT / "scripts" / "services.sh"), "start"], check=True)
@@ -136,6 +219,11 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-workers-"))
     redis = RedisServer(tmp / "redis")
+    try:
+        stored = ingest(tmp, redis.url, args.webhooks)
+    except BaseException:
+        redis.stop()
+        raise
     sandbox = SandboxProcess(tmp)
     port = free_port()
     settings = settings_for(tmp, sandbox.url, f"http://127.0.0.1:{port}", redis.url)
@@ -177,6 +265,14 @@ def main() -> None:
         sandbox.stop()
         redis.stop()
 
+    print(f"\nWebhooks stored per second, {args.webhooks} posted by 16 threads:")
+    for name, label in (
+        ("embedded", "embedded (SQLite, no worker)"),
+        ("distributed", "distributed (PostgreSQL, Redis)"),
+    ):
+        print(f"  {label:<34}{stored[name]:>8.0f}")
+    ratio = stored["distributed"] / stored["embedded"]
+    print(f"  ratio distributed : embedded  {ratio:.2f}")
     print(
         f"\nEvents processed per second, {args.contacts} new contacts, "
         f"sandbox latency {args.latency_ms} ms (2 threads per worker):"
