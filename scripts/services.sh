@@ -105,7 +105,7 @@ case "${1:-}" in
     reset-test)
         # Drop the schemas test runs left in the test database.
         start_postgres
-        as_postgres dropdb -p "$PG_PORT" --if-exists carehub_test
+        as_postgres dropdb -p "$PG_PORT" --if-exists --force carehub_test
         as_postgres createdb -p "$PG_PORT" -O "$PG_USER" carehub_test
         ;;
     status)
