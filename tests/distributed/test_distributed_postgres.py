@@ -155,3 +155,45 @@ def test_many_dispatchers_run_one_persons_events_once_and_in_order(hub_db, paper
     for dispatcher in dispatchers:
         with dispatcher.app.app_context():
             db.engine.dispose()
+
+
+def test_the_real_sandboxes_keep_their_state_on_postgresql(postgres, tmp_path):
+    from hub.sandbox import create_sandbox_app
+    from hub.testing.control import SandboxControl
+    from hub.testing.server import serve
+
+    config = test_config(
+        tmp_path, HUB_LOAD_ENTRY_POINTS=True, HUB_LOAD_PLUGINS=["hubspot", "clearcare"]
+    )
+    assert config["HUB_SANDBOX_DATABASE_URL"].startswith("postgresql")
+
+    def make(url):
+        return create_sandbox_app(config, public_url=url)
+
+    with serve(make) as app:
+        url = app.config["HUB_SERVED_URL"]
+        assert app.extensions["hub.sandbox"].engine.dialect.name == "postgresql"
+        hubspot = SandboxControl(url + "/_sandbox/hubspot")
+        portal = hubspot.create_account("North", "professional")
+        clearcare = SandboxControl(url + "/_sandbox/clearcare")
+        care = clearcare.create_account("North", locations=["Main Office"])
+        hubspot.session.close()
+        clearcare.session.close()
+        app.extensions["hub.sandbox"].engine.dispose()
+
+    with serve(make) as app:
+        url = app.config["HUB_SERVED_URL"]
+        hubspot = SandboxControl(url + "/_sandbox/hubspot")
+        answer = hubspot.session.post(
+            url + "/_sandbox/hubspot/crm/objects/2026-09/contacts",
+            json={"properties": {"firstname": "Pat", "lastname": "Postgres"}},
+            headers={"Authorization": f"Bearer {portal['token']}"},
+            timeout=10,
+        )
+        counters = hubspot.counters(account=str(portal["portal_id"]))
+        hubspot.session.close()
+        app.extensions["hub.sandbox"].engine.dispose()
+
+    assert answer.status_code == 201, answer.text
+    assert counters["writes"] >= 1
+    assert care["client_id"] and care["agency_id"]
