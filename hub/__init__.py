@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -107,14 +108,16 @@ class _HideWebhookTokens(logging.Filter):
     pattern = re.compile(r"(/hooks/[^/\s]+/)[^\s?\"]+")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(
-                self.pattern.sub(r"\1…", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
-        if isinstance(record.msg, str):
-            record.msg = self.pattern.sub(r"\1…", record.msg)
+        # gunicorn passes its access-log atoms as one mapping, werkzeug as a tuple.
+        if isinstance(record.args, Mapping):
+            record.args = {key: self._mask(v) for key, v in record.args.items()}
+        elif record.args:
+            record.args = tuple(self._mask(arg) for arg in record.args)
+        record.msg = self._mask(record.msg)
         return True
+
+    def _mask(self, value):
+        return self.pattern.sub(r"\1…", value) if isinstance(value, str) else value
 
 
 def _quiet_secrets_in_access_log() -> None:

@@ -34,3 +34,28 @@ def test_errors_are_a_page_for_people(client):
     assert answer.status_code == 404
     assert answer.mimetype == "text/html"
     assert "Something went wrong (404)" in answer.get_data(as_text=True)
+
+
+def test_access_log_lines_hide_webhook_tokens():
+    import logging
+
+    from hub import _HideWebhookTokens
+
+    hide = _HideWebhookTokens()
+    werkzeug = logging.LogRecord(
+        "werkzeug",
+        20,
+        "",
+        0,
+        '"%s" %s',
+        ("POST /hooks/hubspot/s3cr3t HTTP/1.1", 200),
+        None,
+    )
+    gunicorn = logging.LogRecord(
+        "gunicorn.access", 20, "", 0, "%(r)s %(s)s", None, None
+    )
+    gunicorn.args = {"r": "POST /hooks/clearcare/t0ken?x=1 HTTP/1.1", "s": "200"}
+
+    assert hide.filter(werkzeug) and hide.filter(gunicorn)
+    assert werkzeug.getMessage() == '"POST /hooks/hubspot/… HTTP/1.1" 200'
+    assert gunicorn.getMessage() == "POST /hooks/clearcare/…?x=1 HTTP/1.1 200"
