@@ -13,10 +13,16 @@ import threading
 from celery.signals import worker_process_init, worker_ready
 
 from hub import create_app
+from hub.errors import ConfigurationError
 
 os.environ.setdefault("HUB_QUEUE", "celery")
 
 app = create_app({"HUB_WORKER": False})
+if "hub.celery" not in app.extensions:
+    raise ConfigurationError(
+        f"Celery workers and beat need HUB_QUEUE=celery, not "
+        f"{app.config['HUB_QUEUE']!r}; set it for every process of the hub."
+    )
 celery = app.extensions["hub.celery"]
 
 _keeper: list[threading.Thread] = []
