@@ -6,8 +6,6 @@ Every value can be changed from the environment (``GUNICORN_CMD_ARGS`` or the
 
 import os
 
-from gunicorn.glogging import Logger
-
 bind = os.environ.get("HUB_WEB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("HUB_WEB_WORKERS", "2"))
 threads = int(os.environ.get("HUB_WEB_THREADS", "4"))
@@ -25,21 +23,6 @@ loglevel = os.environ.get("HUB_WEB_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("HUB_WEB_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # No control socket: several gunicorns may run on one machine under one user.
 control_socket_disable = True
-
-
-class AccessLogger(Logger):
-    """gunicorn's logger, writing each access line as one finished string, so the
-    hub's log filter that hides webhook tokens can read it."""
-
-    def access(self, resp, req, environ, request_time):
-        """Log one request, its webhook token masked by the hub's filter."""
-        if not self.access_log_enabled:
-            return
-        atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
-        self.access_log.info("%s", self.cfg.access_log_format % atoms)
-
-
-logger_class = AccessLogger
 
 
 def on_starting(server):

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from distributed_stack import stop, wait_for
 
 from hub.extensions import db
-from hub.models import Event, EventAttempt
+from hub.models import Agency, Event, EventAttempt
 
 pytestmark = pytest.mark.slow
 
@@ -177,3 +177,19 @@ def test_metrics_count_what_every_process_did(stack):
         if line.startswith("hub_events_processed_total{")
     )
     assert processed > 0, "the Celery workers count too"
+
+
+def test_gunicorn_logs_webhooks_without_their_tokens(stack):
+    world = stack.world
+    tenant = world.new_tenant()
+    world.new_contact(tenant, firstname="Tom", lastname="Token")
+    wait_for(lambda: world.linked(tenant, "deal"), timeout=60)
+    with world.app.app_context():
+        agency = db.session.get(Agency, tenant.agency_id)
+        url = agency.connection("hubspot").webhook_url("contact.created")
+        db.session.commit()
+    token = url.rsplit("/", 1)[1]
+
+    log = (stack.tmp / "gunicorn.log").read_text()
+    assert "POST /hooks/hubspot/…" in log
+    assert token not in log
