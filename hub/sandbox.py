@@ -9,6 +9,9 @@ is shared by every process, and it never mixes with the hub's own tables.
 from __future__ import annotations
 
 import logging
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -112,3 +115,26 @@ def create_sandbox_app(
     init_app(app)
 
     return app
+
+
+@contextmanager
+def transaction(engine: sa.Engine, name: str) -> Iterator[sa.Connection]:
+    """Yield a connection in a write transaction that runs alone among ``name``'s.
+
+    A vendor applies one account's writes one after another; a sandbox that reads
+    (say, the highest id) and then writes must too, even across processes. On SQLite
+    the transaction takes the write lock at once, on PostgreSQL an advisory lock
+    named after the sandbox. It commits when the block ends and rolls back on error.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif engine.dialect.name == "postgresql":
+            key = zlib.crc32(f"carehub sandbox {name}".encode())
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({key})")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()

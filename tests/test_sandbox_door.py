@@ -111,3 +111,23 @@ def test_the_sandbox_app_serves_sandboxes_without_the_hub(tmp_path):
 
     assert client.get("/_sandbox/echo/_control/counters").status_code == 200
     assert client.post("/hooks/echo/x", json={}).status_code == 404
+
+
+def test_sandbox_transactions_that_read_then_write_run_one_at_a_time(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = sandbox_door.make_engine(f"sqlite:///{tmp_path / 'ids.sqlite'}")
+    metadata.create_all(engine)
+
+    def create(_):
+        with sandbox_door.transaction(engine, "echo") as db:
+            highest = db.execute(sa.select(sa.func.max(accounts.c.id))).scalar()
+            db.execute(accounts.insert().values(id=(highest or 0) + 1, name="x"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(create, range(40)))
+    with engine.connect() as db:
+        ids = db.execute(sa.select(accounts.c.id)).scalars().all()
+    engine.dispose()
+
+    assert sorted(ids) == list(range(1, 41))

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from carehub_clearcare.sandbox import gateway, patients, state, store
 from carehub_clearcare.sandbox.gateway import message
 from carehub_clearcare.sandbox.subscriptions import one_subscription, subscriptions
+from hub.sandbox import transaction
 
 #: How long a sandbox token lasts, in seconds on the sandbox's clock.
 TOKEN_LIFETIME = 3600
@@ -161,7 +162,7 @@ def create_patient() -> Response:
     patients.set_tag(
         resource, "isClient", "true" if patients.is_client(resource) else "false"
     )
-    with sandbox.engine.begin() as conn:
+    with transaction(sandbox.engine, "clearcare") as conn:
         moment = store.now(conn)
         patient_id = store.next_id(conn, store.patients, "id", store.FIRST_PATIENT_ID)
         conn.execute(

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from carehub_clearcare.sandbox import patients, state, store
 from carehub_clearcare.sandbox.api import save_patient
 from carehub_clearcare.sandbox.gateway import message
+from hub.sandbox import transaction
 
 #: The locations a new agency starts with, as WellSky support sets one up.
 SEEDED_LOCATIONS = ("Main Office", "North Branch")
@@ -47,7 +48,7 @@ def create_account() -> Response:
             f"{sorted(patients.FIELD_READERS)}.",
         )
 
-    with state().engine.begin() as conn:
+    with transaction(state().engine, "clearcare") as conn:
         agency_id = store.next_id(
             conn, store.accounts, "agency_id", store.FIRST_AGENCY_ID
         )

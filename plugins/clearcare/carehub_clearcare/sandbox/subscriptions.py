@@ -9,6 +9,7 @@ from flask import Response, g, jsonify, request
 
 from carehub_clearcare.sandbox import gateway, patients, state, store
 from carehub_clearcare.sandbox.gateway import message
+from hub.sandbox import transaction
 
 
 def json_body() -> dict[str, Any] | None:
@@ -61,7 +62,7 @@ def subscriptions() -> Response:
         return message(422, problem)
     if patients.tag(body, "agencyId") != str(account.agency_id):
         return gateway.gateway_refusal()
-    with sandbox.engine.begin() as conn:
+    with transaction(sandbox.engine, "clearcare") as conn:
         new_id = store.next_id(
             conn, store.subscriptions, "id", store.FIRST_SUBSCRIPTION_ID
         )

@@ -7,16 +7,13 @@ restart keeps it and several processes share it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-metadata = sa.MetaData()
+from hub.sandbox import transaction as sandbox_transaction
 
-#: The PostgreSQL advisory lock key that serialises the HubSpot sandbox's writes.
-ADVISORY_LOCK = 4_815_162
+metadata = sa.MetaData()
 
 kv = sa.Table(
     "hubspot_kv",
@@ -175,25 +172,9 @@ def drop_all(conn: sa.Connection) -> None:
         conn.execute(table.delete())
 
 
-@contextmanager
-def transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """Yield a connection in a write transaction, committed when the block ends.
-
-    Sandbox transactions run one at a time, as a single HubSpot would apply them: on
-    SQLite the transaction takes the write lock at once (so two processes that read
-    and then write cannot deadlock on the upgrade), on PostgreSQL an advisory lock.
-    """
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        elif engine.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})")
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
+def transaction(engine: sa.Engine):
+    """Return a write transaction that runs alone, as one HubSpot applies them."""
+    return sandbox_transaction(engine, "hubspot")
 
 
 def get_value(conn: sa.Connection, key: str, default: str = "") -> str:
