@@ -37,12 +37,7 @@ def keep_leases(**_) -> None:
 
         # A forked worker must not share its parent's database connections.
         db.engine.dispose(close=False)
-    dispatcher = app.extensions["hub.dispatcher"]
-    thread = threading.Thread(
-        target=dispatcher._keep_leases, name="hub-leases", daemon=True
-    )
-    thread.start()
-    _keeper[:] = [thread]
+    _keeper[:] = [app.extensions["hub.dispatcher"].start_lease_keeper()]
 
 
 worker_process_init.connect(keep_leases, weak=False)

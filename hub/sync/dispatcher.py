@@ -389,11 +389,9 @@ class Dispatcher:
             threading.Thread(target=self._work, name=f"hub-worker-{n}", daemon=True)
             for n in range(self.threads)
         ]
-        self._workers.append(
-            threading.Thread(target=self._keep_leases, name="hub-leases", daemon=True)
-        )
         for thread in self._workers:
             thread.start()
+        self._workers.append(self.start_lease_keeper())
         log.info(
             "The sync worker %s started with %d thread(s).", self.name, self.threads
         )
@@ -408,10 +406,7 @@ class Dispatcher:
 
     def run_forever(self) -> None:
         """Work in the calling thread until interrupted, keeping leases in another."""
-        keeper = threading.Thread(
-            target=self._keep_leases, name="hub-leases", daemon=True
-        )
-        keeper.start()
+        keeper = self.start_lease_keeper()
         try:
             self._work()
         finally:
@@ -446,6 +441,19 @@ class Dispatcher:
         with self._wake:
             if not self._woken and not self._stopping.is_set():
                 self._wake.wait(timeout=timeout)
+
+    def start_lease_keeper(self) -> threading.Thread:
+        """Start a daemon thread that renews this worker's leases until it stops.
+
+        A process that runs events through :meth:`process` from elsewhere, such as a
+        Celery worker, starts one so that long work keeps its claim.
+        """
+        thread = threading.Thread(
+            target=self._keep_leases, name="hub-leases", daemon=True
+        )
+        thread.start()
+
+        return thread
 
     def _keep_leases(self) -> None:
         interval = max(0.05, self.lease.total_seconds() / 3)
