@@ -273,6 +273,21 @@ class ChangeBatch:
 
 
 @dataclass(frozen=True)
+class RecordPage:
+    """One page of the people a connector holds, from ``list_records``.
+
+    Each record is a ``Change`` of kind ``created`` whose ``prospect`` holds the whole
+    person (with the status of their deal, if they have one), whose ``remote_ids``
+    name every object the person has on the connector, and whose ``other_ids`` name
+    the care record the person already carries, if any.
+    """
+
+    records: list[Change]
+    #: Where the next page starts; ``None`` when this page was the last.
+    after: str | None
+
+
+@dataclass(frozen=True)
 class Inbound:
     """One webhook request as the vendor sent it, without Flask's request object."""
 

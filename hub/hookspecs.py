@@ -40,6 +40,19 @@ def fetch_record(connector, connection, ref):
 
 
 @hookspec(firstresult=True)
+def fetch_records(connector, connection, refs):
+    """Read many remote objects at once; return ``{ref: Prospect or None}``.
+
+    Optional: without it the hub calls ``fetch_record`` once for each ref.
+    """
+
+
+@hookspec(firstresult=True)
+def list_records(connector, connection, after, limit):
+    """Return a ``RecordPage`` of the people the remote holds, from ``after``."""
+
+
+@hookspec(firstresult=True)
 def map_status(connector, connection, status, direction):
     """Translate a status: ``ProspectStatus`` to a native value, or back."""
 
@@ -47,6 +60,14 @@ def map_status(connector, connection, status, direction):
 @hookspec(firstresult=True)
 def apply_change(connector, agency, connection, change):
     """Write a ``Change`` into the remote; return ``Applied``."""
+
+
+@hookspec(firstresult=True)
+def apply_changes(connector, agency, connection, changes):
+    """Write many ``Change``s at once; return one ``Applied`` for each, in order.
+
+    Optional: without it the hub calls ``apply_change`` once for each change.
+    """
 
 
 @hookspec(firstresult=True)

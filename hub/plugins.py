@@ -22,6 +22,7 @@ from hub.canonical import (
     Inbound,
     Prospect,
     ProspectStatus,
+    RecordPage,
     RecordRef,
     Report,
 )
@@ -171,7 +172,11 @@ class Connectors:
             if caller.name != "register_connectors"
         )
 
-    def _call(self, hook: str, connector: str, **kwargs: Any) -> Any:
+    def implements(self, connector: str, hook: str) -> bool:
+        """Return whether a connector implements a hook."""
+        return bool(self._caller(hook, connector).get_hookimpls())
+
+    def _caller(self, hook: str, connector: str):
         key = (hook, connector)
         caller = self._callers.get(key)
         if caller is None:
@@ -179,6 +184,10 @@ class Connectors:
             others = [p for p in self.pm.get_plugins() if p is not own]
             caller = self.pm.subset_hook_caller(hook, remove_plugins=others)
             self._callers[key] = caller
+        return caller
+
+    def _call(self, hook: str, connector: str, **kwargs: Any) -> Any:
+        caller = self._caller(hook, connector)
         if not caller.get_hookimpls():
             raise PluginError(
                 f"The connector {connector!r} does not implement the hook {hook!r}."
@@ -220,6 +229,34 @@ class Connectors:
         """Read one remote object back as a prospect."""
         return self._call("fetch_record", connector, connection=connection, ref=ref)
 
+    def fetch_records(
+        self, connector: str, connection, refs: Iterable[RecordRef]
+    ) -> dict[RecordRef, Prospect | None]:
+        """Read many remote objects back at once, one ``fetch_record`` each when the
+        connector has no ``fetch_records``; a ref the answer leaves out is gone."""
+        refs = list(dict.fromkeys(refs))
+        if not refs:
+            return {}
+        if not self.implements(connector, "fetch_records"):
+            return {ref: self.fetch_record(connector, connection, ref) for ref in refs}
+        found = self._call("fetch_records", connector, connection=connection, refs=refs)
+        found = dict(found or {})
+        return {ref: found.get(ref) for ref in refs}
+
+    def list_records(
+        self, connector: str, connection, after: str | None, limit: int
+    ) -> RecordPage:
+        """Return one page of the people the remote holds, from ``after``."""
+        page = self._call(
+            "list_records", connector, connection=connection, after=after, limit=limit
+        )
+        if not isinstance(page, RecordPage):
+            raise PluginError(
+                f"The connector {connector!r} answered list_records with {page!r}; "
+                "it must return a RecordPage."
+            )
+        return page
+
     def map_status(
         self, connector: str, connection, status: Any, direction: Direction
     ) -> Any:
@@ -252,6 +289,37 @@ class Connectors:
             connection=connection,
             change=change,
         )
+
+    def apply_changes(
+        self, connector: str, agency, connection, changes: list[Change]
+    ) -> list[Applied]:
+        """Write many changes, in one go when the connector can; return one
+        ``Applied`` for each, in order."""
+        changes = list(changes)
+        if not changes:
+            return []
+        if not self.implements(connector, "apply_changes"):
+            return [
+                self.apply_change(connector, agency, connection, change)
+                for change in changes
+            ]
+        applied = list(
+            self._call(
+                "apply_changes",
+                connector,
+                agency=agency,
+                connection=connection,
+                changes=changes,
+            )
+            or []
+        )
+        if len(applied) != len(changes):
+            raise PluginError(
+                f"The connector {connector!r} answered apply_changes for "
+                f"{len(changes)} change(s) with {len(applied)} result(s); it must "
+                "return one Applied for each change, in order."
+            )
+        return applied
 
     def fetch_changes(
         self, connector: str, connection, cursor: str | None

@@ -18,6 +18,7 @@ from hub import (
     Direction,
     Prospect,
     ProspectStatus,
+    RecordPage,
     RecordRef,
     Role,
     create_app,
@@ -109,6 +110,23 @@ class PaperConnector:
         return Applied(
             remote_ids={"contact": record_id}, fingerprint=change.prospect.fingerprint()
         )
+
+    @hookimpl
+    def list_records(self, after, limit):
+        ids = sorted(self.records, key=int)
+        ids = [i for i in ids if after is None or int(i) > int(after)][:limit]
+        records = [
+            Change(
+                ChangeKind.CREATED,
+                ref=RecordRef("contact", i),
+                prospect=self.records[i],
+                remote_ids={"contact": i},
+                dedup_key=f"paper:backfill:{i}",
+            )
+            for i in ids
+        ]
+        last = ids[-1] if len(ids) == limit else None
+        return RecordPage(records=records, after=last)
 
     @hookimpl
     def fetch_changes(self, connector, cursor):

@@ -126,6 +126,102 @@ def test_hook_fetch_changes(app, connection, paper):
     assert [c.ref.id for c in second.changes] == ["3"]
 
 
+def test_hook_fetch_records(app, connection, paper):
+    paper.records.update({"4": Prospect(first_name="Ada"), "6": Prospect()})
+    refs = [RecordRef("contact", "4"), RecordRef("contact", "5")]
+    with app.app_context():
+        _, conn = rows(app, connection)
+        found = facade(app).fetch_records("paper", conn, [*refs, refs[0]])
+
+    # Paper has no fetch_records: the facade reads each ref once with fetch_record.
+    assert found == {refs[0]: Prospect(first_name="Ada"), refs[1]: None}
+    assert paper.calls.count("fetch_record") == 2
+
+
+def test_hook_list_records(app, connection, paper):
+    paper.records.update({str(n): Prospect(first_name=f"P{n}") for n in range(1, 6)})
+    pages = []
+    with app.app_context():
+        _, conn = rows(app, connection)
+        after = None
+        while True:
+            page = facade(app).list_records("paper", conn, after, 2)
+            pages.append([record.ref.id for record in page.records])
+            if page.after is None:
+                break
+            after = page.after
+
+    assert pages == [["1", "2"], ["3", "4"], ["5"]]
+
+
+def test_hook_apply_changes(app, connection, paper):
+    changes = [
+        Change(ChangeKind.CREATED, prospect=Prospect(first_name=name), link_key=name)
+        for name in ("Ada", "Grace")
+    ]
+    with app.app_context():
+        agency, conn = rows(app, connection)
+        applied = facade(app).apply_changes("paper", agency, conn, changes)
+        assert facade(app).apply_changes("paper", agency, conn, []) == []
+
+    # Paper has no apply_changes: the facade applies each change in order.
+    assert [a.remote_ids for a in applied] == [{"contact": "1"}, {"contact": "2"}]
+    assert paper.records["2"].first_name == "Grace"
+
+
+class Batched:
+    """A care connector that reads and writes many records in one call each."""
+
+    def __init__(self, answer_short=False):
+        self.calls = []
+        self.answer_short = answer_short
+
+    @hookimpl
+    def register_connectors(self, register):
+        register(ConnectorInfo("batched", "Batched", Role.CARE, settings_schema=object))
+
+    @hookimpl
+    def fetch_records(self, refs):
+        self.calls.append(("fetch_records", len(refs)))
+        return {ref: Prospect(first_name=ref.id) for ref in refs if ref.id != "gone"}
+
+    @hookimpl
+    def apply_changes(self, changes):
+        self.calls.append(("apply_changes", len(changes)))
+        applied = [Applied({"patient": c.link_key}) for c in changes]
+        return applied[:-1] if self.answer_short else applied
+
+
+def test_batch_hooks_are_called_once_for_many_records(tmp_path):
+    from hub import create_app
+    from hub.errors import PluginError
+    from hub.testing.server import test_config
+
+    batched = Batched()
+    app = create_app(test_config(tmp_path, HUB_PLUGINS=[batched]))
+    refs = [RecordRef("patient", "1"), RecordRef("patient", "gone")]
+    changes = [Change(ChangeKind.UPDATED, link_key=key) for key in ("a", "b")]
+    with app.app_context():
+        agency = Agency(slug="a", name="A", settings={})
+        conn = Connection(agency=agency, connector="batched", settings={})
+        found = facade(app).fetch_records("batched", conn, refs)
+        applied = facade(app).apply_changes("batched", agency, conn, changes)
+        batched.answer_short = True
+        try:
+            facade(app).apply_changes("batched", agency, conn, changes)
+        except PluginError as exc:
+            refusal = str(exc)
+
+    assert found == {refs[0]: Prospect(first_name="1"), refs[1]: None}
+    assert [a.remote_ids for a in applied] == [{"patient": "a"}, {"patient": "b"}]
+    assert batched.calls == [
+        ("fetch_records", 2),
+        ("apply_changes", 2),
+        ("apply_changes", 2),
+    ]
+    assert "one Applied for each change" in refusal
+
+
 class Carbon:
     """A second inline connector answering the same hooks under another name."""
 
