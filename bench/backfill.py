@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument(
-        "--paths", action="store_true", help="Also print HubSpot's calls by path."
+        "--paths", action="store_true", help="Also print the calls by path."
     )
     args = parser.parse_args()
     n = args.contacts
@@ -103,14 +103,25 @@ def main() -> None:
             hs_calls = calls(demo.hubspot, portal_id) - hs_before
             cc_calls = calls(demo.clearcare, care_id) - cc_before
             linked = len(demo.links())
-            by_path = demo.hubspot.counters(account=portal_id)["by_path"]
+            by_path = {
+                f"HubSpot {path}": count
+                for path, count in demo.hubspot.counters(account=portal_id)[
+                    "by_path"
+                ].items()
+            }
+            by_path.update(
+                (f"ClearCare {path}", count)
+                for path, count in demo.clearcare.counters(account=care_id)
+                .get("by_path", {})
+                .items()
+            )
             demo.http.close()
             app.extensions["hub.reconciler"].stop()
             app.extensions["hub.dispatcher"].stop()
 
     if args.paths:
         for path, count in sorted(by_path.items(), key=lambda item: -item[1]):
-            print(f"  HubSpot {count:>6}  {path}")
+            print(f"  {count:>6}  {path}")
     naive_wall = max(
         n * NAIVE_HUBSPOT / HUBSPOT_PER_SECOND,
         n * NAIVE_CLEARCARE / CLEARCARE_PER_SECOND,

@@ -285,6 +285,8 @@ class RecordPage:
     records: list[Change]
     #: Where the next page starts; ``None`` when this page was the last.
     after: str | None
+    #: How many records the remote holds in all, when it can say so cheaply.
+    total: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,20 @@
 """Backfill: bringing an agency's existing contacts (and their deals) over from its
-sales connector to its care connector, in batches, resumable from a stored cursor.
+sales connector to its care connector, a page at a time, resumable.
 
-The sales connector's ``fetch_changes`` is asked for everything since the beginning
-of its clock (the cursor ``"0"``); what it finds is ordered (contacts before deals,
-then by id), stored through the event inbox a batch at a time with the connector's
-deduplication keys, and run by the sync worker exactly as webhooks would be. After
-each batch has finished, the position is stored, so an interrupted backfill resumes
-after the last finished batch, and what an interrupted batch stored is not stored
-or created twice.
+Each page comes from the sales connector's ``list_records``, whole records with
+their deals' statuses, so nothing is read back one by one. A complete record that no
+sync link holds takes the engine's own steps, in bulk: its link is made with the
+intent ``create:<care>`` and committed for the whole page first; then each prospect
+is created with ``apply_change`` on the care connector (one call each, the care
+system's rate limit setting the pace); then the page's ``linked`` changes go to the
+sales connector's ``apply_changes`` together. A record the fast path cannot finish
+(one naming a care record already, one lacking required fields, one whose write was
+refused) is stored as an ordinary event instead, with the connector's deduplication
+key, and the worker runs it as it would a webhook: nothing is lost or made twice.
+
+The cursor stores where the page being worked on began; an interrupted backfill
+starts that page again, skips the records linked already, and finishes each create
+its links record as begun (the care connector looks for what a lost answer made).
 """
 
 from __future__ import annotations
@@ -16,58 +23,76 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
-from hub.canonical import Change, Role
-from hub.errors import ConfigurationError
+from hub.canonical import Change, ChangeKind, ProspectStatus, Role
+from hub.errors import ConfigurationError, HubError, NeedsAttention
 from hub.extensions import db
 from hub.inbox import notify_stored, store_changes
-from hub.models import Agency, Connection, Event, SyncCursor, utcnow
+from hub.models import Agency, Connection, Event, SyncCursor, SyncLink, utcnow
+from hub.sync import links, people
+from hub.sync.clock import SystemClock
+from hub.sync.creation import Side
+from hub.sync.flows import EventSync
 from hub.sync.reconcile import cursor_for
 
 log = logging.getLogger(__name__)
 
 KIND = "backfill"
-#: The cursor that asks a connector for everything it holds.
-BEGINNING = "0"
 WAITING = ("pending", "retry", "processing")
-#: Contacts come before deals, so each deal finds its person linked.
-KIND_ORDER = {"contact": 0}
+#: The most records one page may hold; the connectors' batch calls take 100.
+PAGE_LIMIT = 100
 
 
 @dataclass
 class Progress:
-    """Where a backfill stands: how many changes of how many are done."""
+    """Where a backfill stands. ``total`` is ``None`` until the last page is read,
+    unless the connector says it on the first."""
 
-    total: int
+    total: int | None
     done: int
+    #: Records stored as events for the worker, this run.
     stored: int = 0
+    #: Prospects the backfill created this run, and people it linked.
+    created: int = 0
+    #: Records that were linked before this run.
+    skipped: int = 0
+
+
+@dataclass
+class Page:
+    """What the backfill does with one page of records."""
+
+    creating: list[SyncLink] = field(default_factory=list)
+    linking: list[SyncLink] = field(default_factory=list)
+    to_events: list[Change] = field(default_factory=list)
+    skipped: int = 0
 
 
 def sales_connection(agency: Agency, connectors) -> Connection:
     """Return the agency's connection to its sales connector.
 
-    :raises ConfigurationError: when the agency has none.
+    :raises ConfigurationError: when the agency has none, or its connector cannot
+        list its records.
     """
     for connection in agency.connections:
         if connection.connector not in connectors.names():
             continue
-        if connectors.info(connection.connector).role == Role.SALES:
-            return connection
+        if connectors.info(connection.connector).role != Role.SALES:
+            continue
+        if not connectors.implements(connection.connector, "list_records"):
+            raise ConfigurationError(
+                f"The {connectors.info(connection.connector).label} connector cannot "
+                "list its records (it has no list_records hook), so it cannot be "
+                "backfilled."
+            )
+        return connection
     raise ConfigurationError(
         f"Agency {agency.slug!r} has no sales connection (such as HubSpot) to "
         "backfill from; connect one in the setup wizard first."
     )
-
-
-def position(change: Change) -> list:
-    """Return a change's place in the backfill order, as JSON can keep it."""
-    kind = change.ref.kind if change.ref else ""
-    ident = change.ref.id if change.ref else ""
-    number = int(ident) if ident.isdigit() else 0
-    return [KIND_ORDER.get(kind, 1), kind, number, ident]
 
 
 def load_state(text: str | None) -> dict:
@@ -79,26 +104,148 @@ def load_state(text: str | None) -> dict:
     return state if isinstance(state, dict) else {}
 
 
+class Backfiller(EventSync):
+    """The engine's steps for creating and linking people, run for a page of
+    records at once instead of for one event."""
+
+    def __init__(self, agency: Agency, connection: Connection, connectors, clock):
+        self.event = None
+        self.agency = agency
+        self.connectors = connectors
+        self.clock = clock
+        self.source = Side(connectors.info(connection.connector), connection)
+        self.change = None
+        self._target = None
+
+    def where(self) -> str:
+        return f"agency {self.agency.slug}, backfill from {self.source.name}"
+
+    def create_change(self, link: SyncLink) -> Change:
+        """Return the care create, in the status the person's deal has reached
+        rather than New Lead: an existing deal keeps its stage."""
+        change = super().create_change(link)
+        status = people.load(link.snapshots.get(self.source.name)).status
+        if status is None:
+            return change
+        prospect = change.prospect.replace(
+            status=status, is_client=status == ProspectStatus.CARE_STARTED
+        )
+        return replace(change, prospect=prospect)
+
+    # -- sorting a page -------------------------------------------------------------
+
+    def sort(self, records: list[Change]) -> Page:
+        """Decide each record's way, and make the links of the new ones with their
+        create intents, committed before any remote call."""
+        page = Page()
+        for record in records:
+            if record.ref is None:
+                continue
+            link = links.find(self.agency.id, self.source.name, record.ref)
+            if link is not None:
+                if link.intent and link.intent.startswith("create:"):
+                    page.creating.append(link)
+                elif link.intent:
+                    page.linking.append(link)
+                else:
+                    page.skipped += 1
+                continue
+            if record.other_ids or record.prospect is None:
+                page.to_events.append(record)
+                continue
+            self.change = record
+            try:
+                prospect = self.complete(record.prospect)
+            except NeedsAttention:
+                page.to_events.append(record)
+                continue
+            link = self.new_link(
+                dict(record.remote_ids) or {record.ref.kind: record.ref.id}, prospect
+            )
+            link.intent = f"create:{self.target.name}"
+            link.intent_at = self.clock.now()
+            page.creating.append(link)
+        self.change = None
+        db.session.commit()
+
+        return page
+
+    # -- the writes -----------------------------------------------------------------
+
+    def create_all(self, page: Page) -> None:
+        """Create each new person on the care side, one call each; a create that
+        fails goes to the worker as an event."""
+        for link in page.creating:
+            care = self.target
+            change = self.create_change(link)
+            try:
+                applied = self.apply(care, change)
+            except HubError as exc:
+                log.info(
+                    "%s: the create of link %s failed: %s", self.where(), link.id, exc
+                )
+                db.session.rollback()
+                page.to_events.append(self.as_event(link))
+                continue
+            self.wrote(link, care, change.prospect, applied)
+            link.intent = f"link:{self.source.name}"
+            db.session.commit()
+            page.linking.append(link)
+
+    def link_all(self, page: Page) -> None:
+        """Give the sales side every care id and deal of the page in one go; when
+        that fails, each person goes to the worker as an event."""
+        if not page.linking:
+            return
+        changes = [self.link_change(link) for link in page.linking]
+        try:
+            applied = self.apply_many(self.source, changes)
+        except HubError as exc:
+            log.info("%s: the linking writes failed: %s", self.where(), exc)
+            db.session.rollback()
+            page.to_events.extend(self.as_event(link) for link in page.linking)
+            return
+        for link, change, one in zip(page.linking, changes, applied, strict=True):
+            self.linked_on_sales(link, change, one)
+
+    def as_event(self, link: SyncLink) -> Change:
+        """Return the change that has the worker finish a link's intent."""
+        ref = links.primary_ref(link, self.source.name)
+        return Change(
+            kind=ChangeKind.UPDATED,
+            ref=ref,
+            purpose="backfill",
+            dedup_key=f"{self.source.name}:backfill:{ref}:{link.key}",
+        )
+
+    def close_earlier_attention(self, link: SyncLink) -> None:
+        """The backfill has no event of its own; the worker settles the rest."""
+
+
 def backfill(
     agency: Agency,
     connectors,
     run_events: Callable[[], int],
-    batch_size: int = 100,
+    batch_size: int = PAGE_LIMIT,
     restart: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     timeout: float = 900.0,
+    clock=None,
 ) -> Progress:
-    """Bring the agency's existing sales records over, a batch at a time; return
+    """Bring the agency's existing sales records over, a page at a time; return
     where it ended.
 
     :param run_events: runs due events in this process and returns how many ran
         (the dispatcher's ``drain``); other processes' workers may run them too.
-    :param restart: start from the beginning instead of the stored position.
-    :param timeout: the longest one batch may take to finish, in seconds.
-    :raises TimeoutError: when a batch's events have not finished in time; the
-        position stays after the last finished batch.
+    :param batch_size: the records a page holds, at most 100.
+    :param restart: start from the first record instead of the stored position.
+    :param timeout: the longest the events the backfill stored may take to finish
+        once its pages are done, in seconds.
+    :raises TimeoutError: when those events have not finished in time; the records
+        are all handed over by then, and the events page shows what waits.
     """
     connection = sales_connection(agency, connectors)
+    engine = Backfiller(agency, connection, connectors, clock or SystemClock())
     row = cursor_for(connection.id, KIND)
     state = {} if restart else load_state(row.cursor)
     if state.get("finished"):
@@ -106,38 +253,61 @@ def backfill(
         log.info("Agency %s: the backfill finished before.", agency.slug)
         return Progress(total=total, done=total)
 
-    batch = connectors.fetch_changes(connection.connector, connection, BEGINNING)
-    db.session.commit()
-    ordered = sorted((c for c in batch.changes if c.ref is not None), key=position)
+    limit = max(1, min(batch_size, PAGE_LIMIT))
     after = state.get("after")
-    remaining = [c for c in ordered if after is None or position(c) > after]
-    progress = Progress(total=len(ordered), done=len(ordered) - len(remaining))
-    if on_progress:
-        on_progress(progress)
+    progress = Progress(total=None, done=int(state.get("done") or 0))
+    stored: list[int] = []
     log.info(
-        "Backfilling agency %s from %s: %d record(s), %d left.",
+        "Backfilling agency %s from %s, %s.",
         agency.slug,
         connection.connector,
-        progress.total,
-        len(remaining),
+        "from the start" if after is None else f"after {progress.done} record(s)",
     )
+    if on_progress:
+        on_progress(progress)
 
-    for start in range(0, len(remaining), batch_size):
-        chunk = remaining[start : start + batch_size]
-        event_ids = store_changes(connection, chunk)
+    while True:
+        page_of = connectors.list_records(
+            connection.connector, connection, after, limit
+        )
         db.session.commit()
-        notify_stored(event_ids)
-        wait_until_settled(agency.id, run_events, timeout)
+        if page_of.total is not None:
+            progress.total = page_of.total
+        page = engine.sort(page_of.records)
+        engine.create_all(page)
+        engine.link_all(page)
+        ids = store_changes(connection, page.to_events)
+        db.session.commit()
+        notify_stored(ids)
+        stored += ids
 
-        progress.done += len(chunk)
-        progress.stored += len(event_ids)
-        save_position(row.id, {"after": position(chunk[-1]), "total": progress.total})
+        progress.done += len(page_of.records)
+        progress.stored += len(ids)
+        progress.created += len(page.linking)
+        progress.skipped += page.skipped
+        if page_of.after is None:
+            progress.total = progress.done
+        after = page_of.after
+        save_position(
+            row.id, {"after": after, "done": progress.done, "total": progress.total}
+        )
         if on_progress:
             on_progress(progress)
+        if after is None:
+            break
 
+    wait_until_settled(stored, run_events, timeout)
     save_position(
         row.id,
         {"after": None, "total": progress.total, "finished": utcnow().isoformat()},
+    )
+    log.info(
+        "Backfilled agency %s: %d record(s), %d linked, %d to the worker, %d before.",
+        agency.slug,
+        progress.done,
+        progress.created,
+        progress.stored,
+        progress.skipped,
     )
 
     return progress
@@ -151,28 +321,32 @@ def save_position(row_id: int, state: dict) -> None:
     db.session.commit()
 
 
-def waiting_events(agency_id: int) -> int:
-    """Return how many of the agency's events wait to be run or run now."""
+def waiting(event_ids: list[int]) -> int:
+    """Return how many of these events wait to be run or run now."""
     db.session.expire_all()
-    return db.session.scalar(
-        sa.select(sa.func.count(Event.id)).where(
-            Event.agency_id == agency_id, Event.status.in_(WAITING)
+    count = 0
+    for start in range(0, len(event_ids), 500):
+        count += db.session.scalar(
+            sa.select(sa.func.count(Event.id)).where(
+                Event.id.in_(event_ids[start : start + 500]),
+                Event.status.in_(WAITING),
+            )
         )
-    )
+    return count
 
 
-def wait_until_settled(agency_id: int, run_events, timeout: float) -> None:
-    """Run (or wait for) the agency's events until none waits.
+def wait_until_settled(event_ids: list[int], run_events, timeout: float) -> None:
+    """Run (or wait for) the events until none of them waits.
 
     :raises TimeoutError: after ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
-    while waiting_events(agency_id):
+    while event_ids and waiting(event_ids):
         if time.monotonic() > deadline:
             raise TimeoutError(
-                f"The backfill's events of agency {agency_id} did not finish in "
-                f"{timeout:.0f} s; see the events page, then run the backfill again "
-                "to resume."
+                f"{waiting(event_ids)} event(s) the backfill handed to the worker did "
+                f"not finish in {timeout:.0f} s; see the events page, then run the "
+                "backfill again to finish."
             )
         if not run_events():
             time.sleep(0.2)

@@ -228,32 +228,12 @@ class Creations:
         action, _, connector = (link.intent or "").partition(":")
         sales, care = self.side(Role.SALES), self.side(Role.CARE)
         created_on = care if connector == care.name else sales
-        origin = sales if created_on is care else care
 
         if action == "create":
-            prospect = people.load(link.snapshots.get(origin.name))
-            prospect = prospect.replace(
-                status=prospect.status or ProspectStatus.NEW_LEAD,
-                is_client=bool(prospect.is_client),
-                active=True,
-            )
-            if created_on is care:
-                prospect = prospect.replace(
-                    status=ProspectStatus.NEW_LEAD, is_client=False
-                )
-            applied = self.apply(
-                created_on,
-                Change(
-                    kind=ChangeKind.CREATED,
-                    prospect=prospect,
-                    link_key=link.key,
-                    remote_ids=link.ids(created_on.name),
-                    other_ids=link.ids(origin.name),
-                    data={"intent_at": link.intent_at.isoformat() + "Z"},
-                ),
-            )
-            self.wrote(link, created_on, prospect, applied)
-            link.intent = f"link:{origin.name}" if created_on is care else None
+            change = self.create_change(link)
+            applied = self.apply(created_on, change)
+            self.wrote(link, created_on, change.prospect, applied)
+            link.intent = f"link:{sales.name}" if created_on is care else None
             db.session.commit()
             self.close_earlier_attention(link)
             if link.intent is None:
@@ -263,25 +243,9 @@ class Creations:
                     f"Created the person in {created_on.info.label}.",
                 )
 
-        applied_to = sales
-        prospect = people.load(link.snapshots.get(sales.name))
-        status = people.load(link.snapshots.get(care.name)).status
-        prospect = prospect.replace(status=status or ProspectStatus.NEW_LEAD)
-        applied = self.apply(
-            applied_to,
-            Change(
-                kind=ChangeKind.LINKED,
-                ref=links.primary_ref(link, sales.name),
-                prospect=prospect,
-                link_key=link.key,
-                remote_ids=link.ids(sales.name),
-                other_ids=link.ids(care.name),
-            ),
-        )
-        self.wrote(link, sales, prospect, applied)
-        link.intent = None
-        link.intent_at = None
-        db.session.commit()
+        change = self.link_change(link)
+        applied = self.apply(sales, change)
+        self.linked_on_sales(link, change, applied)
         self.close_earlier_attention(link)
 
         return Result(
@@ -289,6 +253,54 @@ class Creations:
             "created" if action == "create" else "linked",
             f"{care.info.label} and {sales.info.label} now hold the person, linked.",
         )
+
+    def create_change(self, link: SyncLink) -> Change:
+        """Return the change that makes the person on the side the link's
+        ``create:`` intent names, from what the other side holds."""
+        connector = (link.intent or "").partition(":")[2]
+        sales, care = self.side(Role.SALES), self.side(Role.CARE)
+        created_on, origin = (care, sales) if connector == care.name else (sales, care)
+        prospect = people.load(link.snapshots.get(origin.name))
+        prospect = prospect.replace(
+            status=prospect.status or ProspectStatus.NEW_LEAD,
+            is_client=bool(prospect.is_client),
+            active=True,
+        )
+        if created_on is care:
+            prospect = prospect.replace(status=ProspectStatus.NEW_LEAD, is_client=False)
+
+        return Change(
+            kind=ChangeKind.CREATED,
+            prospect=prospect,
+            link_key=link.key,
+            remote_ids=link.ids(created_on.name),
+            other_ids=link.ids(origin.name),
+            data={"intent_at": link.intent_at.isoformat() + "Z"},
+        )
+
+    def link_change(self, link: SyncLink) -> Change:
+        """Return the change that gives the sales side the care record's id and the
+        person's deal, in the status the care side holds."""
+        sales, care = self.side(Role.SALES), self.side(Role.CARE)
+        prospect = people.load(link.snapshots.get(sales.name))
+        status = people.load(link.snapshots.get(care.name)).status
+        prospect = prospect.replace(status=status or ProspectStatus.NEW_LEAD)
+
+        return Change(
+            kind=ChangeKind.LINKED,
+            ref=links.primary_ref(link, sales.name),
+            prospect=prospect,
+            link_key=link.key,
+            remote_ids=link.ids(sales.name),
+            other_ids=link.ids(care.name),
+        )
+
+    def linked_on_sales(self, link: SyncLink, change: Change, applied: Applied) -> None:
+        """Record the sales side's link as written and the link's intent as done."""
+        self.wrote(link, self.side(Role.SALES), change.prospect, applied)
+        link.intent = None
+        link.intent_at = None
+        db.session.commit()
 
     def wrote(
         self, link: SyncLink, side: Side, prospect: Prospect, applied: Applied

@@ -96,18 +96,13 @@ class EventSync(Creations):
         intent of a create) is saved at once and kept if the call fails, so a
         retry can look for the record instead of making a second one.
         """
-        try:
-            with saving_connection_state():
-                applied = self._call(
-                    side,
-                    "apply_change",
-                    lambda: self.connectors.apply_change(
-                        side.name, self.agency, side.connection, change
-                    ),
-                )
-        except Exception:
-            self.keep_connection_state()
-            raise
+        applied = self._write(
+            side,
+            "apply_change",
+            lambda: self.connectors.apply_change(
+                side.name, self.agency, side.connection, change
+            ),
+        )
         log.info(
             "%s: wrote a %s change to connector %s (%s).",
             self.where(),
@@ -117,6 +112,33 @@ class EventSync(Creations):
         )
 
         return applied
+
+    def apply_many(self, side: Side, changes: list[Change]) -> list[Applied]:
+        """Write many changes through a connector at once, as :meth:`apply` writes
+        one."""
+        applied = self._write(
+            side,
+            "apply_changes",
+            lambda: self.connectors.apply_changes(
+                side.name, self.agency, side.connection, changes
+            ),
+        )
+        log.info(
+            "%s: wrote %d change(s) to connector %s at once.",
+            self.where(),
+            len(changes),
+            side.name,
+        )
+
+        return applied
+
+    def _write(self, side: Side, hook: str, call):
+        try:
+            with saving_connection_state():
+                return self._call(side, hook, call)
+        except Exception:
+            self.keep_connection_state()
+            raise
 
     def keep_connection_state(self) -> None:
         """Commit what connectors wrote to their connections, and nothing else."""

@@ -24,6 +24,7 @@ from hub import (
     Direction,
     Prospect,
     ProspectStatus,
+    RecordPage,
     RecordRef,
     Role,
     hookimpl,
@@ -47,6 +48,8 @@ class Fault:
     error: BaseException
     count: int = 1
     after: bool = False
+    #: Matching calls to let through before failing.
+    skip: int = 0
 
 
 @dataclass
@@ -75,13 +78,18 @@ class Remote:
     def new_id(self) -> str:
         return str(next(self.ids))
 
-    def fail(self, hook: str, error: BaseException, count=1, after=False) -> None:
-        self.faults.append(Fault(hook, error, count, after))
+    def fail(
+        self, hook: str, error: BaseException, count=1, after=False, skip=0
+    ) -> None:
+        self.faults.append(Fault(hook, error, count, after, skip))
 
     def check(self, hook: str, after: bool = False) -> None:
         self.calls.append(hook if not after else f"{hook}:after")
         for fault in self.faults:
             if fault.hook == hook and fault.after == after and fault.count > 0:
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    continue
                 fault.count -= 1
                 raise fault.error
 
@@ -221,6 +229,54 @@ class MemorySales(MemoryConnector):
     def deal_of(self, contact_id: str) -> str | None:
         return next((d for d, c in self.deal_contact.items() if c == contact_id), None)
 
+    def add_existing(self, prospect: Prospect, status=None, care_id=None) -> str:
+        """Add a contact (with a deal when ``status`` is given) that was there
+        before the hub, so no webhook is queued for it."""
+        contact_id = self.remote.new_id()
+        self.remote.put("contact", contact_id, prospect)
+        if status is not None:
+            deal = self.remote.new_id()
+            self.remote.put("deal", deal, Prospect(status=status))
+            self.deal_contact[deal] = contact_id
+        if care_id is not None:
+            self.care_ids[contact_id] = care_id
+        return contact_id
+
+    @hookimpl
+    def list_records(self, connector, after, limit):
+        if connector != self.name:
+            return None
+        self.remote.check("list_records")
+        ids = sorted(self.remote.all("contact"), key=int)
+        ids = [i for i in ids if after is None or int(i) > int(after)][:limit]
+        records = []
+        for contact in ids:
+            deal = self.deal_of(contact)
+            status = self.remote.get("deal", deal).status if deal else None
+            care_id = self.care_ids.get(contact)
+            records.append(
+                Change(
+                    ChangeKind.CREATED,
+                    ref=RecordRef("contact", contact),
+                    prospect=self.remote.get("contact", contact).replace(status=status),
+                    remote_ids={"contact": contact, **({"deal": deal} if deal else {})},
+                    other_ids={"patient": care_id} if care_id else {},
+                    purpose="contact.created",
+                    dedup_key=f"memsales:backfill:{contact}",
+                )
+            )
+        more = len(ids) == limit and ids[-1] != max(self.remote.all("contact"), key=int)
+        return RecordPage(records=records, after=ids[-1] if more else None)
+
+    @hookimpl
+    def apply_changes(self, connector, agency, connection, changes):
+        if connector != self.name:
+            return None
+        self.remote.check("apply_changes")
+        applied = [self.write(connection, change) for change in changes]
+        self.remote.check("apply_changes", after=True)
+        return applied
+
     def write(self, connection, change: Change) -> Applied:
         ids = dict(change.remote_ids)
         prospect = change.prospect
@@ -242,7 +298,11 @@ class MemorySales(MemoryConnector):
             self.care_ids[ids["contact"]] = change.other_ids["patient"]
 
         if change.kind in (ChangeKind.CREATED, ChangeKind.LINKED):
-            deal = self.deal_by_link.get(change.link_key) or self.remote.new_id()
+            deal = (
+                self.deal_by_link.get(change.link_key)
+                or ids.get("deal")
+                or self.remote.new_id()
+            )
             self.deal_by_link[change.link_key] = deal
             self.deal_contact[deal] = ids["contact"]
             self.deal_names[deal] = prospect.full_name

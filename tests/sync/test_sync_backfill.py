@@ -1,0 +1,140 @@
+"""The backfill's own steps, with the two in-memory connectors: a page of records
+costs one list and one batch write on the sales side, one create per new person on
+the care side, and nothing is lost or made twice when it is cut short."""
+
+from __future__ import annotations
+
+import pytest
+from memory_connectors import WorkerKilled
+
+from hub import Prospect, ProspectStatus
+from hub.errors import RemoteError
+from hub.extensions import db
+from hub.models import Agency, EventStatus
+from hub.sync.backfill import backfill
+
+
+def run_backfill(hub, **options):
+    with hub.app.app_context():
+        agency = db.session.get(Agency, hub.agency_id)
+        return backfill(
+            agency,
+            hub.app.extensions["hub.connectors"],
+            hub.dispatcher.drain,
+            clock=hub.clock,
+            timeout=30,
+            **options,
+        )
+
+
+def person(n: int) -> Prospect:
+    return Prospect(first_name="Existing", last_name=f"Person {n}", phone=f"3035550{n}")
+
+
+def existing(hub, count: int, statuses=None) -> list[str]:
+    statuses = statuses or {}
+    return [
+        hub.sales.add_existing(person(n), status=statuses.get(n)) for n in range(count)
+    ]
+
+
+def test_a_page_costs_one_list_and_one_batch_write(hub):
+    hub.add_locations(("loc-1", "Main Office"))
+    statuses = {1: ProspectStatus.ASSESSMENT_SCHEDULED, 4: ProspectStatus.CARE_STARTED}
+    contacts = existing(hub, 7, statuses)
+
+    done = run_backfill(hub, batch_size=3)
+
+    calls = hub.sales.remote.calls
+    assert (done.done, done.total, done.created, done.stored) == (7, 7, 7, 0)
+    assert calls.count("list_records") == 3
+    assert calls.count("apply_changes") == 3
+    assert "fetch_record" not in calls and "apply_change" not in calls
+    assert hub.care.remote.calls.count("apply_change") == 7
+    patients = hub.care.remote.all("patient")
+    assert len(patients) == 7
+    for n, contact in enumerate(contacts):
+        patient = patients[hub.sales.care_ids[contact]]
+        assert patient.last_name == f"Person {n}"
+        assert patient.location == "loc-1"
+        assert patient.status is statuses.get(n, ProspectStatus.NEW_LEAD)
+        assert patient.is_client is (n == 4)
+        deal = hub.sales.deal_of(contact)
+        assert hub.sales.remote.get("deal", deal).status is patient.status
+    assert len(hub.sales.deal_contact) == 7
+
+    # The care system's "created" webhooks are the hub's own echoes.
+    hub.sync()
+    assert {e.outcome for e in hub.events()} == {"echo"}
+    assert len(hub.care.remote.all("patient")) == 7
+
+
+def test_a_second_run_finds_it_finished_and_a_restart_makes_nothing_twice(hub):
+    existing(hub, 3)
+    run_backfill(hub)
+
+    again = run_backfill(hub)
+    restarted = run_backfill(hub, restart=True)
+
+    assert (again.done, again.total) == (3, 3)
+    assert (restarted.done, restarted.skipped, restarted.created) == (3, 3, 0)
+    assert len(hub.care.remote.all("patient")) == 3
+
+
+def test_records_it_cannot_finish_go_to_the_worker(hub):
+    hub.add_locations(("loc-1", "Main Office"), ("loc-2", "North"))
+    patient = hub.care.create_patient(Prospect(first_name="Known", last_name="Person"))
+    hub.care.remote.outbox.clear()
+    complete = hub.sales.add_existing(person(1).replace(location="North"))
+    named = hub.sales.add_existing(
+        Prospect(first_name="Known", last_name="Person", location="North"),
+        care_id=patient,
+    )
+    lacking = hub.sales.add_existing(person(3))
+
+    done = run_backfill(hub)
+
+    assert (done.done, done.created, done.stored) == (3, 1, 2)
+    assert hub.sales.care_ids[named] == patient
+    assert hub.care.remote.get("patient", hub.sales.care_ids[complete]).location == (
+        "loc-2"
+    )
+    assert lacking not in hub.sales.care_ids
+    by_outcome = {e.outcome: e for e in hub.events()}
+    assert by_outcome["linked"].status == EventStatus.DONE
+    waiting = by_outcome["needs_attention"]
+    assert "location" in waiting.last_error
+    assert len(hub.care.remote.all("patient")) == 2
+
+
+def test_an_interrupted_backfill_resumes_without_duplicates(hub):
+    contacts = existing(hub, 5)
+    # The fourth create reaches the care system, then the process dies.
+    hub.care.remote.fail("create", WorkerKilled(), after=True, skip=3)
+
+    with pytest.raises(WorkerKilled):
+        run_backfill(hub, batch_size=3)
+    assert len(hub.care.remote.all("patient")) == 4
+    assert len(hub.sales.care_ids) == 3
+
+    done = run_backfill(hub, batch_size=3)
+
+    assert done.done == 5
+    assert len(hub.care.remote.all("patient")) == 5
+    assert len({hub.sales.care_ids[c] for c in contacts}) == 5
+    assert len(hub.sales.deal_contact) == 5
+
+
+def test_a_failed_batch_write_is_finished_by_the_worker(hub):
+    contacts = existing(hub, 4)
+    hub.sales.remote.fail(
+        "apply_changes", RemoteError("The CRM is down.", retryable=True)
+    )
+
+    done = run_backfill(hub)
+
+    assert (done.done, done.stored) == (4, 4)
+    assert len(hub.care.remote.all("patient")) == 4
+    assert all(hub.sales.care_ids.get(c) for c in contacts)
+    assert len(hub.sales.deal_contact) == 4
+    assert {e.outcome for e in hub.events()} == {"linked"}
