@@ -241,7 +241,8 @@ def backfill_command(agency: str, batch_size: int, restart: bool) -> None:
     with click.progressbar(length=1, label=f"Backfilling {agency}") as bar:
 
         def show(progress) -> None:
-            bar.length = max(progress.total, 1)
+            # Until the last page is read the total is what has been seen so far.
+            bar.length = max(progress.total or progress.done + batch_size, 1)
             bar.update(progress.done - bar.pos)
 
         try:
@@ -258,8 +259,9 @@ def backfill_command(agency: str, batch_size: int, restart: bool) -> None:
         except HubError as exc:
             raise click.ClickException(exc.message) from None
     click.echo(
-        f"Backfilled {done.done} of {done.total} record(s) of {agency}; "
-        f"{done.stored} new event(s) this run."
+        f"Backfilled {done.done} of {done.total} record(s) of {agency}: "
+        f"{done.created} linked now, {done.skipped} linked before, "
+        f"{done.stored} handed to the worker."
     )
 
 

@@ -116,6 +116,7 @@ class Backfiller(EventSync):
         self.source = Side(connectors.info(connection.connector), connection)
         self.change = None
         self._target = None
+        self.read_ahead = None
 
     def where(self) -> str:
         return f"agency {self.agency.slug}, backfill from {self.source.name}"

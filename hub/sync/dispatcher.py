@@ -32,6 +32,7 @@ from hub.sync.metrics import (
     PROCESSING_SECONDS,
 )
 from hub.sync.provisioning import provision_agency
+from hub.sync.readback import ReadAhead
 from hub.sync.retry import RetryPolicy, describe
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class Dispatcher:
         self._held_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._adopted_up_to = 0
+        self.read_ahead = ReadAhead()
         if hasattr(self.clock, "on_advance"):
             self.clock.on_advance(self.wake)
 
@@ -205,7 +207,10 @@ class Dispatcher:
         self._hold(owner, Event, event_id)
         try:
             result = EventSync(
-                event, self.app.extensions["hub.connectors"], self.clock
+                event,
+                self.app.extensions["hub.connectors"],
+                self.clock,
+                self.read_ahead,
             ).run()
         except Exception as exc:
             db.session.rollback()

@@ -35,10 +35,12 @@ __all__ = ["CARE_CREATES_SALES", "EventSync", "Result", "Side"]
 class EventSync(Creations):
     """Carries one stored event's change over to the agency's other connector."""
 
-    def __init__(self, event: Event, connectors, clock) -> None:
+    def __init__(self, event: Event, connectors, clock, read_ahead=None) -> None:
         self.event = event
         self.connectors = connectors
         self.clock = clock
+        #: The worker's :class:`hub.sync.readback.ReadAhead`, if it reads ahead.
+        self.read_ahead = read_ahead
         self.agency = db.session.get(Agency, event.agency_id)
         connection = db.session.get(Connection, event.connection_id)
         self.source = Side(connectors.info(event.connector), connection)
@@ -87,6 +89,18 @@ class EventSync(Creations):
             side,
             "fetch_record",
             lambda: self.connectors.fetch_record(side.name, side.connection, ref),
+        )
+
+    def read_back(self, ref: RecordRef, link: SyncLink | None) -> Prospect | None:
+        """Read the event's own record back, perhaps read ahead with others."""
+        if self.read_ahead is None:
+            return self.fetch(self.source, ref)
+        return self._call(
+            self.source,
+            "fetch_record",
+            lambda: self.read_ahead.read(
+                self.connectors, self.source.connection, self.event, ref, link
+            ),
         )
 
     def apply(self, side: Side, change: Change) -> Applied:
@@ -191,7 +205,13 @@ class EventSync(Creations):
             if link is not None:
                 self.adopt(link, ref)
 
-        record = self.fetch(self.source, ref)
+        if self.own_create(link):
+            ECHOES_DROPPED.labels(self.source.name).inc()
+            return Result(
+                EventStatus.DROPPED, "echo", "The echo of the hub's own create."
+            )
+
+        record = self.read_back(ref, link)
         if self.change.kind == ChangeKind.DEACTIVATED and record is not None:
             record = record.replace(active=False)
         if record is None:
@@ -207,6 +227,25 @@ class EventSync(Creations):
             return finished if carried.status == EventStatus.DROPPED else carried
 
         return self.linked(link, record)
+
+    def own_create(self, link: SyncLink | None) -> bool:
+        """Return whether the event says only that a record was created which the
+        hub itself created, and consume the echo the hub awaited.
+
+        Such an event holds nothing to carry over, so it needs no read-back: an
+        edit made after the create sends a webhook of its own.
+        """
+        awaited = f"{self.source.name}:echo"
+        if (
+            self.change.kind != ChangeKind.CREATED
+            or link is None
+            or link.intent
+            or awaited not in (link.fingerprints or {})
+        ):
+            return False
+        link.fingerprints = {k: v for k, v in link.fingerprints.items() if k != awaited}
+        db.session.commit()
+        return True
 
     def adopt(self, link: SyncLink, ref: RecordRef) -> None:
         """Add a source record that names the other side's record to its link.

@@ -141,12 +141,16 @@ class MemoryConnector:
         if connector != self.name:
             return None
         self.remote.check("fetch_record")
-        self.remote.busy.append(ref.id)
+        self.reading(ref.id)
+        return self.remote.get(ref.kind, ref.id)
+
+    def reading(self, name: str) -> None:
+        """Take the remote's delay, counting reads that overlap."""
+        self.remote.busy.append(name)
         if len(self.remote.busy) > 1:
             self.remote.overlaps += 1
         time.sleep(self.remote.delay)
-        self.remote.busy.remove(ref.id)
-        return self.remote.get(ref.kind, ref.id)
+        self.remote.busy.remove(name)
 
     @hookimpl
     def map_status(self, connector, status, direction):
@@ -267,6 +271,14 @@ class MemorySales(MemoryConnector):
             )
         more = len(ids) == limit and ids[-1] != max(self.remote.all("contact"), key=int)
         return RecordPage(records=records, after=ids[-1] if more else None)
+
+    @hookimpl
+    def fetch_records(self, connector, refs):
+        if connector != self.name:
+            return None
+        self.remote.check("fetch_records")
+        self.reading(",".join(ref.id for ref in refs))
+        return {ref: self.remote.get(ref.kind, ref.id) for ref in refs}
 
     @hookimpl
     def apply_changes(self, connector, agency, connection, changes):

@@ -1,16 +1,18 @@
-"""The backfill's own steps, with the two in-memory connectors: a page of records
-costs one list and one batch write on the sales side, one create per new person on
-the care side, and nothing is lost or made twice when it is cut short."""
+"""Many records at once, with the two in-memory connectors: a backfill page costs
+one list and one batch write on the sales side and one create per new person on the
+care side, nothing is lost or made twice when it is cut short, and waiting events
+read their records back together."""
 
 from __future__ import annotations
 
 import pytest
 from memory_connectors import WorkerKilled
 
-from hub import Prospect, ProspectStatus
+from hub import Prospect, ProspectStatus, RecordRef
 from hub.errors import RemoteError
 from hub.extensions import db
 from hub.models import Agency, EventStatus
+from hub.sync import links
 from hub.sync.backfill import backfill
 
 
@@ -63,9 +65,11 @@ def test_a_page_costs_one_list_and_one_batch_write(hub):
         assert hub.sales.remote.get("deal", deal).status is patient.status
     assert len(hub.sales.deal_contact) == 7
 
-    # The care system's "created" webhooks are the hub's own echoes.
+    # The care system's "created" webhooks are the hub's own echoes, known without
+    # reading the patients back.
     hub.sync()
     assert {e.outcome for e in hub.events()} == {"echo"}
+    assert "fetch_record" not in hub.care.remote.calls
     assert len(hub.care.remote.all("patient")) == 7
 
 
@@ -138,3 +142,46 @@ def test_a_failed_batch_write_is_finished_by_the_worker(hub):
     assert all(hub.sales.care_ids.get(c) for c in contacts)
     assert len(hub.sales.deal_contact) == 4
     assert {e.outcome for e in hub.events()} == {"linked"}
+
+
+def test_waiting_events_read_their_records_back_in_one_call(hub):
+    contacts = existing(hub, 5)
+    run_backfill(hub)
+    hub.sync()
+    hub.sales.remote.calls.clear()
+
+    for contact in contacts:
+        hub.sales.edit_contact(contact, city="Denver")
+    hub.deliver(hub.sales)
+    hub.run()
+
+    calls = hub.sales.remote.calls
+    assert calls.count("fetch_records") == 1
+    assert "fetch_record" not in calls
+    patients = hub.care.remote.all("patient").values()
+    assert [p.city for p in patients] == ["Denver"] * 5
+
+
+def test_a_record_read_ahead_is_not_used_after_the_hub_wrote_to_the_person(hub):
+    first, second = existing(hub, 2)
+    run_backfill(hub)
+    hub.sync()
+    hub.sales.edit_contact(first, city="Denver")
+    hub.sales.edit_contact(second, city="Boulder")
+    hub.deliver(hub.sales)
+    hub.sales.remote.calls.clear()
+    # The first event reads the second contact ahead.
+    first_event = min(e.id for e in hub.events() if e.status == "pending")
+    hub.dispatcher.process(first_event)
+    # Then the person's link changes before the second event's turn, as when
+    # another worker writes to that person.
+    with hub.app.app_context():
+        link = links.find(hub.agency_id, "memsales", RecordRef("contact", second))
+        link.snapshots = {**link.snapshots, "note": {"city": "Boulder"}}
+        db.session.commit()
+    hub.run()
+
+    calls = hub.sales.remote.calls
+    assert calls == ["fetch_records", "fetch_record"]
+    patient = hub.sales.care_ids[second]
+    assert hub.care.remote.get("patient", patient).city == "Boulder"
