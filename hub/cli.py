@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from werkzeug.security import generate_password_hash
 
 from hub.extensions import db
-from hub.models import Agency, Connection, Role, User, WebhookEndpoint
+from hub.models import Agency, Connection, ProvisioningJob, Role, User, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +223,54 @@ def replay_command(event_id: int, queue: bool) -> None:
     db.session.refresh(event)
     detail = f": {event.last_error}" if event.last_error else ""
     click.echo(f"Event {event_id} ran again: {status} ({event.outcome}){detail}")
+
+
+@group.command("provision")
+@click.argument("agency")
+@click.option(
+    "--queue", is_flag=True, help="Only queue it for the workers; do not run it here."
+)
+def provision_command(agency: str, queue: bool) -> None:
+    """Provision an agency's connections again (idempotent) and show each step."""
+    from hub.models import ProvisioningStep
+    from hub.sync import enqueue_provisioning
+
+    row = db.session.scalar(sa.select(Agency).filter_by(slug=agency))
+    if row is None:
+        raise click.UsageError(f"There is no agency {agency!r}.")
+    if not row.connections:
+        raise click.ClickException(
+            f"Agency {agency!r} has no connections yet; connect them in the setup "
+            "wizard first."
+        )
+    job_id = enqueue_provisioning(row).id
+    if queue:
+        click.echo(f"Provisioning of {agency} is queued (job {job_id}).")
+        return
+
+    status = current_app.extensions["hub.dispatcher"].process_job(job_id)
+    if status is None:
+        click.echo(
+            f"Provisioning of {agency} is queued (job {job_id}); a worker is running "
+            "it already."
+        )
+        return
+    db.session.expire_all()
+    row = db.session.scalar(sa.select(Agency).filter_by(slug=agency))
+    for connection in row.connections:
+        steps = db.session.scalars(
+            sa.select(ProvisioningStep)
+            .filter_by(connection_id=connection.id)
+            .order_by(ProvisioningStep.position)
+        ).all()
+        for step in steps:
+            detail = f": {step.detail}" if step.detail else ""
+            click.echo(f"{connection.connector} {step.step}: {step.status}{detail}")
+    job = db.session.get(ProvisioningJob, job_id)
+    error = f": {job.last_error}" if job.last_error else ""
+    click.echo(f"Provisioning of {agency}: {status}{error}")
+    if status != "done":
+        raise SystemExit(1)
 
 
 @group.command("backfill")

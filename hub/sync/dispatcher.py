@@ -114,6 +114,26 @@ class Dispatcher:
             finally:
                 db.session.remove()
 
+    def process_job(self, job_id: int) -> str | None:
+        """Claim one provisioning job if it is due, and run it.
+
+        :return: the job's status afterwards, or ``None`` when it could not be
+            claimed (not due, or held by another worker).
+        """
+        with self.app.app_context():
+            try:
+                owner = self._owner()
+                if not leases.claim(
+                    ProvisioningJob, job_id, owner, self.clock.now(), self.lease
+                ):
+                    return None
+                self._run_job(job_id, owner)
+                job = db.session.get(ProvisioningJob, job_id)
+                db.session.refresh(job)
+                return job.status
+            finally:
+                db.session.remove()
+
     def run_once(self, limit: int = 50) -> int:
         """Run every due event and job that can be claimed now; return how many ran."""
         ran = 0

@@ -128,3 +128,25 @@ def test_the_worker_starts_only_for_requests_a_server_serves():
         assert serving_http()
     with click.Context(click.Command("dev-setup"), info_name="dev-setup"):
         assert not serving_http()
+
+
+def test_the_provision_command_runs_it_here_and_shows_each_step(hub):
+    runner = hub.app.test_cli_runner()
+
+    done = runner.invoke(args=["hub", "provision", "sunrise"])
+    hub.sales.remote.fail("provision", NeedsAttention("Grant the automation scope."))
+    failed = runner.invoke(args=["hub", "provision", "sunrise"])
+    queued = runner.invoke(args=["hub", "provision", "sunrise", "--queue"])
+    unknown = runner.invoke(args=["hub", "provision", "nobody"])
+
+    assert done.exit_code == 0, done.output
+    assert "memcare setup: done: CareSys is ready." in done.output
+    assert "memsales setup: done: SalesCRM is ready." in done.output
+    assert done.output.endswith("Provisioning of sunrise: done\n")
+    assert failed.exit_code == 1
+    assert "needs_attention: Grant the automation scope." in failed.output
+    assert queued.exit_code == 0
+    assert "Provisioning of sunrise is queued" in queued.output
+    assert unknown.exit_code == 2
+    assert "There is no agency 'nobody'" in unknown.output
+    assert hub.care.remote.calls == ["provision", "provision"]
