@@ -18,7 +18,13 @@ from hub.sync.provisioning import store_agency_facts
 from hub.testing.control import SandboxControl
 
 #: The hooks that take the agency besides the connection.
-AGENCY_HOOKS = ("connect", "provision", "receive_event", "apply_change")
+AGENCY_HOOKS = (
+    "connect",
+    "provision",
+    "receive_event",
+    "apply_change",
+    "apply_changes",
+)
 
 
 @dataclass

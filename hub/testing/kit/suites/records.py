@@ -1,9 +1,11 @@
-"""records: a prospect written, read back and polled; the hub's own write is
-recognised by its fingerprint."""
+"""records: a prospect written, read back (alone and in a batch), listed and polled;
+the hub's own write is recognised by its fingerprint."""
 
 from __future__ import annotations
 
 import uuid
+
+import pytest
 
 from hub.canonical import (
     Applied,
@@ -11,7 +13,9 @@ from hub.canonical import (
     ChangeBatch,
     ChangeKind,
     Prospect,
+    RecordPage,
     RecordRef,
+    Role,
 )
 from hub.testing.kit.declaration import check
 from hub.testing.kit.expect import succeeds
@@ -149,3 +153,63 @@ class RecordsSuite:
         gone = kit.hook("fetch_record", handle, ref=RecordRef(ref.kind, "987654321"))
 
         assert gone is None, "fetch_record of an object that does not exist is None."
+
+    @check("records", "batch_read")
+    def test_records_batch_read(self, kit):
+        handle = self._ready(kit)
+        refs = [create_sample(self, kit, handle)[3] for _ in range(2)]
+        gone = RecordRef(refs[0].kind, "987654321")
+
+        found = succeeds(
+            lambda: kit.hook("fetch_records", handle, refs=[*refs, gone]),
+            "fetch_records",
+        )
+        one_by_one = {ref: kit.hook("fetch_record", handle, ref=ref) for ref in refs}
+
+        assert found.get(gone) is None, "fetch_records found an object that is gone."
+        for ref in refs:
+            assert found.get(ref) == one_by_one[ref], (
+                f"fetch_records read {ref} as {found.get(ref)!r}, but fetch_record "
+                f"reads it as {one_by_one[ref]!r}; both must read an object alike."
+            )
+
+    @check("records", "list_pages")
+    def test_records_list_pages(self, kit):
+        if kit.info.role != Role.SALES:
+            pytest.skip(
+                "records.list_pages: only a sales connector is backfilled from."
+            )
+        handle = self._ready(kit)
+        made = {}
+        for _ in range(3):
+            prospect, _, _, ref = create_sample(self, kit, handle)
+            made[ref] = prospect
+
+        seen, after = {}, None
+        for _ in range(1000):
+            page = succeeds(
+                lambda after=after: kit.hook(
+                    "list_records", handle, after=after, limit=2
+                ),
+                "list_records",
+            )
+            assert isinstance(page, RecordPage), (
+                f"list_records returned {page!r}; return a hub.RecordPage."
+            )
+            assert len(page.records) <= 2, "list_records gave more than the limit."
+            for record in page.records:
+                assert record.ref not in seen, f"list_records gave {record.ref} twice."
+                seen[record.ref] = record
+            if page.after is None:
+                break
+            after = page.after
+
+        for ref, prospect in made.items():
+            assert ref in seen, f"list_records never gave {ref}."
+            listed = seen[ref].prospect
+            for name, value in prospect.fields().items():
+                if value is not None:
+                    assert getattr(listed, name) == value, (
+                        f"list_records gave {ref}'s {name} as "
+                        f"{getattr(listed, name)!r}, not {value!r}."
+                    )
