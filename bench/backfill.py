@@ -127,7 +127,10 @@ def main() -> None:
         n * NAIVE_CLEARCARE / CLEARCARE_PER_SECOND,
     )
     floor = n / CLEARCARE_PER_SECOND
-    print(f"backfill of {n} existing contacts ({done.total} records, {linked} linked)")
+    print(
+        f"backfill of {n} existing contacts ({done.total} records, {done.created} "
+        f"prospects created, {done.stored} handed to the worker, {linked} linked)"
+    )
     print(f"{'':<30}{'HubSpot/contact':>16}{'ClearCare/contact':>19}{'wall s':>9}")
     print(
         f"{'hub backfill (measured)':<30}{hs_calls / n:>16.2f}{cc_calls / n:>19.2f}"
@@ -141,6 +144,10 @@ def main() -> None:
         f"ratio hub/naive: HubSpot calls {hs_calls / n / NAIVE_HUBSPOT:.2f}x, "
         f"ClearCare calls {cc_calls / n / NAIVE_CLEARCARE:.2f}x, "
         f"wall time {elapsed / naive_wall:.2f}x"
+    )
+    print(
+        f"ClearCare calls per new prospect: {cc_calls / max(done.created, 1):.2f} "
+        "(including the token and the echoes)"
     )
     print(
         f"wall time against ClearCare's limit alone ({floor:.1f} s): "
