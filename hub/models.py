@@ -83,10 +83,17 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(sa.String(16), default=Role.ADMIN.value)
     agency_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agency.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    failed_sign_ins: Mapped[int] = mapped_column(default=0)
-    last_failed_at: Mapped[datetime | None]
 
     agency: Mapped[Agency | None] = relationship()
+
+
+class SignInFailure(db.Model):
+    """Wrong sign-ins in a row for one email, whether or not anyone has it, kept
+    under a keyed hash of the email so the table names no one."""
+
+    email_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Connection(db.Model):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import logging
 import time
 from datetime import timedelta
@@ -21,7 +23,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from hub.errors import NotFound
 from hub.extensions import db
-from hub.models import Agency, Role, User, utcnow
+from hub.models import Agency, Role, SignInFailure, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +36,44 @@ MAX_WAIT = timedelta(minutes=15)
 _MISSING = object()
 
 
-def wait_before_next_try(user: User) -> timedelta:
-    """Return how long a user must still wait before trying a password again."""
-    extra = user.failed_sign_ins - FREE_FAILURES
-    if extra < 0 or user.last_failed_at is None:
+#: How long a record of wrong sign-ins is kept after the last one.
+FORGET_AFTER = timedelta(days=1)
+
+
+def email_key(email: str) -> str:
+    """Return the keyed hash an email's wrong sign-ins are counted under."""
+    secret = current_app.config["SECRET_KEY"]
+    secret = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(secret, email.encode(), hashlib.sha256).hexdigest()
+
+
+def wait_before_next_try(failure: SignInFailure | None) -> timedelta:
+    """Return how long someone must still wait before trying an email again."""
+    if failure is None:
+        return timedelta(0)
+    extra = failure.failures - FREE_FAILURES
+    if extra < 0:
         return timedelta(0)
     wait = min(timedelta(seconds=2 ** min(extra, 16)), MAX_WAIT)
 
-    return max(timedelta(0), user.last_failed_at + wait - utcnow())
+    return max(timedelta(0), failure.last_failed_at + wait - utcnow())
+
+
+def count_failure(failure: SignInFailure | None, key: str) -> SignInFailure:
+    """Count one more wrong sign-in for an email, forgetting old records."""
+    now = utcnow()
+    db.session.execute(
+        sa.delete(SignInFailure).where(
+            SignInFailure.last_failed_at < now - FORGET_AFTER
+        )
+    )
+    if failure is None or failure.last_failed_at < now - FORGET_AFTER:
+        failure = db.session.merge(SignInFailure(email_hash=key, failures=0))
+    failure.failures += 1
+    failure.last_failed_at = now
+    db.session.commit()
+
+    return failure
 
 
 def _session_stamp(user: User) -> str:
@@ -160,37 +192,36 @@ def sign_in():
 
     email = request.form.get("email", "").strip().lower()
     password = request.form.get("password", "")
-    user = db.session.scalar(sa.select(User).filter_by(email=email)) if email else None
-    if user is None:
-        check_password_hash(_unknown_user_hash(), password)
-        return _refuse(email, "The email or the password is wrong. Try again.")
-
-    wait = wait_before_next_try(user)
+    key = email_key(email)
+    failure = db.session.get(SignInFailure, key)
+    # Every email, known or not, is slowed down alike, so a refusal never tells
+    # whether someone has the email.
+    wait = wait_before_next_try(failure)
     if wait:
         seconds = int(wait.total_seconds()) + 1
-        log.info(
-            "Refused a sign-in for user %s: %s failures in a row.",
-            user.id,
-            user.failed_sign_ins,
-        )
+        log.info("Refused a sign-in: %s failures in a row.", failure.failures)
         return _refuse(
             email,
-            f"Too many wrong passwords in a row. Wait {seconds} seconds, then try "
+            f"Too many wrong sign-ins in a row. Wait {seconds} seconds, then try "
             "again; an operator can reset the password.",
             status=429,
         )
-    if not check_password_hash(user.password_hash, password):
-        user.failed_sign_ins += 1
-        user.last_failed_at = utcnow()
-        db.session.commit()
+
+    user = db.session.scalar(sa.select(User).filter_by(email=email)) if email else None
+    if user is None:
+        check_password_hash(_unknown_user_hash(), password)
+    if user is None or not check_password_hash(user.password_hash, password):
+        failure = count_failure(failure, key)
         log.info(
-            "Wrong password for user %s (%s in a row).", user.id, user.failed_sign_ins
+            "Wrong sign-in for %s (%s in a row).",
+            f"user {user.id}" if user else "an unknown email",
+            failure.failures,
         )
         return _refuse(email, "The email or the password is wrong. Try again.")
 
-    user.failed_sign_ins = 0
-    user.last_failed_at = None
-    db.session.commit()
+    if failure is not None:
+        db.session.delete(failure)
+        db.session.commit()
     session.clear()
     session.permanent = True
     session.update(user_id=user.id, stamp=_session_stamp(user), seen=int(time.time()))

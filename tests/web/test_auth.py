@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from hub.extensions import db
-from hub.models import Event, User, utcnow
+from hub.models import Event, SignInFailure, User, utcnow
 from web.conftest import PASSWORD
 
 
@@ -58,16 +60,39 @@ def test_repeated_failures_slow_sign_in_down_even_with_the_right_password(
     answer = anonymous.sign_in("admin@sunrise.example")
 
     assert answer.status_code == 429
-    assert "Too many wrong passwords" in answer.get_data(as_text=True)
+    assert "Too many wrong sign-ins in a row" in answer.get_data(as_text=True)
     with web_app.app_context():
-        user = db.session.query(User).filter_by(email="admin@sunrise.example").one()
-        assert user.failed_sign_ins == 3
-        user.last_failed_at = utcnow() - timedelta(minutes=1)
+        [failure] = db.session.scalars(sa.select(SignInFailure)).all()
+        assert failure.failures == 3
+        assert "sunrise" not in failure.email_hash
+        failure.last_failed_at = utcnow() - timedelta(minutes=1)
         db.session.commit()
     assert anonymous.sign_in("admin@sunrise.example").status_code == 302
     with web_app.app_context():
-        user = db.session.query(User).filter_by(email="admin@sunrise.example").one()
-        assert user.failed_sign_ins == 0
+        assert db.session.scalars(sa.select(SignInFailure)).all() == []
+
+
+def test_an_unknown_email_is_slowed_down_alike_so_a_refusal_tells_nothing(
+    anonymous,
+):
+    answers = {}
+    for email in ("admin@sunrise.example", "nobody@sunrise.example"):
+        for _ in range(3):
+            anonymous.sign_in(email, "wrong password")
+        answer = anonymous.sign_in(email, "wrong password")
+        answers[email] = (answer.status_code, page_error(answer))
+
+    assert answers["admin@sunrise.example"] == answers["nobody@sunrise.example"]
+    assert answers["nobody@sunrise.example"][0] == 429
+    # Another email is not slowed down by them.
+    assert anonymous.sign_in("ops@hub.example").status_code == 302
+
+
+def page_error(answer) -> str:
+    """Return the refusal's message, without the seconds to wait."""
+    page = answer.get_data(as_text=True)
+    start = page.index("Too many")
+    return re.sub(r"\d+ seconds", "N seconds", page[start : page.index(".", start)])
 
 
 def test_signing_out_ends_the_session(browser):
