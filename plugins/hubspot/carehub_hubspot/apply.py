@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from carehub_hubspot import paths, status
 from carehub_hubspot.client import HubSpotClient
@@ -34,8 +36,15 @@ def apply_change(client: HubSpotClient, agency, connection, change: Change) -> A
     :raises hub.errors.NeedsAttention: when HubSpot refuses the data, such as a
         property the portal requires that the prospect lacks.
     """
-    try:
+    with refusals_need_attention(agency):
         return _apply(client, agency, connection, change)
+
+
+@contextmanager
+def refusals_need_attention(agency) -> Iterator[None]:
+    """Turn HubSpot's refusals of the data into ``NeedsAttention`` with a reason."""
+    try:
+        yield
     except ValidationFailed as exc:
         raise NeedsAttention(_attention_reason(agency, exc)) from exc
     except Conflict as exc:
@@ -62,11 +71,8 @@ def _apply(client: HubSpotClient, agency, connection, change: Change) -> Applied
         ids["contact"] = _upsert_contact(client, change, prospect)
         wrote = True
     elif change.kind in (ChangeKind.CREATED, ChangeKind.UPDATED, ChangeKind.LINKED):
-        extra = {}
-        patient = change.other_ids.get("patient")
-        if patient:
-            extra[PROSPECT_ID] = str(patient)
-        wrote |= _update_contact(client, _need(ids, "contact", agency), prospect, extra)
+        wanted = wanted_contact_properties(change, prospect)
+        wrote |= _update_contact(client, _need(ids, "contact", agency), wanted)
 
     if change.kind in (ChangeKind.CREATED, ChangeKind.LINKED):
         ids["deal"] = _upsert_deal(client, connection, change, prospect, ids)
@@ -79,6 +85,17 @@ def _apply(client: HubSpotClient, agency, connection, change: Change) -> Applied
             wrote = True
 
     return Applied(remote_ids=ids, fingerprint=fingerprint, wrote=wrote)
+
+
+def wanted_contact_properties(change: Change, prospect: Prospect) -> dict[str, str]:
+    """Return the contact properties a change sets: the prospect's known fields and
+    the ClearCare Prospect Id of the care record it is linked to."""
+    wanted = contact_properties(prospect)
+    patient = change.other_ids.get("patient")
+    if patient:
+        wanted[PROSPECT_ID] = str(patient)
+
+    return wanted
 
 
 def _need(ids: dict[str, str], kind: str, agency) -> str:
@@ -127,10 +144,9 @@ def _find_contact_by_email(client: HubSpotClient, email: str | None) -> dict | N
 
 
 def _update_contact(
-    client: HubSpotClient, contact_id: str, prospect: Prospect, extra: dict[str, str]
+    client: HubSpotClient, contact_id: str, wanted: dict[str, str]
 ) -> bool:
-    """Write the fields that differ; return whether anything was written."""
-    wanted = {**contact_properties(prospect), **extra}
+    """Write the properties that differ; return whether anything was written."""
     if not wanted:
         return False
     current = read_contact(client, contact_id)
@@ -165,52 +181,80 @@ def _stage_for(connection, wanted: ProspectStatus | None) -> str:
     return stage_id
 
 
-def _upsert_deal(
-    client: HubSpotClient, connection, change: Change, prospect: Prospect, ids
-) -> str:
-    """Create or update the person's deal by its link id; return the deal id."""
+def deal_properties(connection, change: Change, prospect: Prospect) -> dict[str, str]:
+    """Return the properties of a person's deal: name, pipeline, stage and link id.
+
+    :raises hub.errors.NeedsAttention: before the pipeline is provisioned.
+    """
     if not change.link_key:
         raise ValueError("A deal is upserted by the change's link_key, which is empty.")
     stage_id = _stage_for(connection, prospect.status)
     name = prospect.full_name or f"Prospect {change.other_ids.get('patient', '')}"
-    properties = {
+
+    return {
         "dealname": name.strip(),
         "pipeline": str(connection.state["pipeline_id"]),
         "dealstage": stage_id,
         LINK_ID: change.link_key,
     }
+
+
+def deal_upsert_input(link_key: str, properties: dict[str, str]) -> dict:
+    """Return the batch upsert input that writes a deal by its link id."""
+    return {"idProperty": LINK_ID, "id": link_key, "properties": properties}
+
+
+def deal_association(deal_id: str, contact_id: str) -> dict:
+    """Return the batch input that associates a deal with its contact."""
+    return {
+        "from": {"id": str(deal_id)},
+        "to": {"id": str(contact_id)},
+        "types": [
+            {
+                "associationCategory": "HUBSPOT_DEFINED",
+                "associationTypeId": DEAL_TO_CONTACT,
+            }
+        ],
+    }
+
+
+def associate_deals(
+    client: HubSpotClient, pairs: list[tuple[str, str]], *, what: str
+) -> dict:
+    """Associate each ``(deal id, contact id)`` pair; return HubSpot's answer.
+
+    Associating a pair twice does no harm, so the call is safe to repeat.
+    """
+    path = paths.path(
+        "associations_batch",
+        from_type=paths.DEALS,
+        to_type=paths.CONTACTS,
+        action="create",
+    )
+    inputs = [deal_association(deal_id, contact_id) for deal_id, contact_id in pairs]
+
+    return client.request("POST", path, json={"inputs": inputs}, what=what, safe=True)
+
+
+def _upsert_deal(
+    client: HubSpotClient, connection, change: Change, prospect: Prospect, ids
+) -> str:
+    """Create or update the person's deal by its link id; return the deal id."""
+    properties = deal_properties(connection, change, prospect)
     results = client.batch(
         paths.DEALS,
         "upsert",
-        [{"idProperty": LINK_ID, "id": change.link_key, "properties": properties}],
+        [deal_upsert_input(change.link_key, properties)],
         what=f"creating the deal of link {change.link_key}",
     )
     deal_id = str(results[0]["id"])
 
     contact_id = ids.get("contact")
     if contact_id:
-        path = paths.path(
-            "associations_batch",
-            from_type=paths.DEALS,
-            to_type=paths.CONTACTS,
-            action="create",
-        )
-        association = {
-            "from": {"id": deal_id},
-            "to": {"id": str(contact_id)},
-            "types": [
-                {
-                    "associationCategory": "HUBSPOT_DEFINED",
-                    "associationTypeId": DEAL_TO_CONTACT,
-                }
-            ],
-        }
-        client.request(
-            "POST",
-            path,
-            json={"inputs": [association]},
+        associate_deals(
+            client,
+            [(deal_id, contact_id)],
             what=f"associating deal {deal_id} with contact {contact_id}",
-            safe=True,
         )
 
     return deal_id

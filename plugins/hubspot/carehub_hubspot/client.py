@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 100
 #: The most results one search page returns.
 SEARCH_PAGE = 200
+#: The category of a batch error naming ids HubSpot does not hold.
+NOT_FOUND = "OBJECT_NOT_FOUND"
 #: Waits between tries of a server error grow from this many seconds.
 BACKOFF_BASE = 1.0
 
@@ -252,7 +254,8 @@ class HubSpotClient:
     ) -> list[dict]:
         """Send inputs to a batch endpoint 100 at a time; return every result.
 
-        Upserts and reads are safe to repeat; creates are not.
+        Upserts and reads are safe to repeat; creates are not. A read leaves out the
+        ids HubSpot did not find (its 207 answer names them as ``OBJECT_NOT_FOUND``).
 
         :raises hub.errors.RemoteError: for the first input HubSpot refused.
         """
@@ -268,7 +271,9 @@ class HubSpotClient:
                 or {}
             )
             failed = answer.get("errors") or []
-            if failed and action != "read":
+            if action == "read":
+                failed = [e for e in failed if e.get("category") != NOT_FOUND]
+            if failed:
                 raise from_batch_error(failed[0], what)
             results.extend(answer.get("results", []))
 

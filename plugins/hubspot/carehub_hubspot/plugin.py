@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, pre_load, validate
 
-from carehub_hubspot import apply, changes, events, provisioning, records, signatures
+from carehub_hubspot import (
+    apply,
+    changes,
+    events,
+    linking,
+    listing,
+    provisioning,
+    records,
+    signatures,
+)
 from carehub_hubspot import connect as connecting
 from carehub_hubspot import status as statuses
 from carehub_hubspot.access import client_for
@@ -120,6 +129,18 @@ def fetch_record(connector, connection, ref):
 
 
 @hookimpl
+def fetch_records(connector, connection, refs):
+    """Return contacts and deals as prospects, read in batches of 100."""
+    return records.fetch_records(client_for(connection), connection, refs)
+
+
+@hookimpl
+def list_records(connector, connection, after, limit):
+    """Return one page of the portal's contacts, each with its deal's status."""
+    return listing.list_records(client_for(connection), connection, after, limit)
+
+
+@hookimpl
 def map_status(connector, connection, status, direction):
     """Translate between a status and a stage id of the provisioned pipeline."""
     return statuses.map_status(connection, status, direction)
@@ -131,6 +152,14 @@ def apply_change(connector, agency, connection, change):
     client = client_for(connection)
     refresh_locations(client, agency, connection)
     return apply.apply_change(client, agency, connection, change)
+
+
+@hookimpl
+def apply_changes(connector, agency, connection, changes):
+    """Write many changes, the linked ones 100 at a time; return one Applied each."""
+    client = client_for(connection)
+    refresh_locations(client, agency, connection)
+    return linking.apply_changes(client, agency, connection, changes)
 
 
 @hookimpl

@@ -40,6 +40,12 @@ LINK_ID = "carehub_link_id"
 DEAL_PROPERTIES = ("dealname", "pipeline", "dealstage", LINK_ID, "hs_lastmodifieddate")
 CONTACT_READ = (*CONTACT_PROPERTIES.values(), PROSPECT_ID, "lastmodifieddate")
 
+#: The object type and the properties each record kind is read with.
+READERS = {
+    "contact": (paths.CONTACTS, CONTACT_READ),
+    "deal": (paths.DEALS, DEAL_PROPERTIES),
+}
+
 
 def prospect_from_contact(properties: dict[str, Any]) -> Prospect:
     """Return the prospect a contact's properties describe."""
@@ -111,12 +117,58 @@ def fetch_record(client: HubSpotClient, connection, ref: RecordRef) -> Prospect 
         contact = read_contact(client, ref.id)
         if contact is None:
             return None
-        return prospect_from_contact(contact.get("properties") or {})
+        return _prospect_of(connection, "contact", contact)
 
     if ref.kind == "deal":
         deal = read_deal(client, ref.id)
         if deal is None:
             return None
-        return Prospect(status=deal_status(connection, deal))
+        return _prospect_of(connection, "deal", deal)
 
     raise ValueError(f"HubSpot records are contacts or deals, not {ref.kind!r}.")
+
+
+def fetch_records(
+    client: HubSpotClient, connection, refs: list[RecordRef]
+) -> dict[RecordRef, Prospect | None]:
+    """Return each contact or deal as ``fetch_record`` reads it, None when gone.
+
+    Contacts and deals are read in batches of 100, one call per batch; an id the
+    batch answer leaves out (HubSpot's 207 names it) is gone.
+    """
+    refs = list(refs)
+    for ref in refs:
+        if ref.kind not in READERS:
+            raise ValueError(
+                f"HubSpot records are contacts or deals, not {ref.kind!r}."
+            )
+
+    found: dict[RecordRef, Prospect] = {}
+    for kind, (object_type, properties) in READERS.items():
+        ids = list(dict.fromkeys(r.id for r in refs if r.kind == kind and _is_id(r.id)))
+        if not ids:
+            continue
+        rows = client.batch(
+            object_type,
+            "read",
+            [{"id": object_id} for object_id in ids],
+            what=f"reading {len(ids)} {object_type}",
+            properties=list(properties),
+        )
+        for row in rows:
+            if row.get("archived"):
+                continue
+            ref = RecordRef(kind, str(row["id"]))
+            found[ref] = _prospect_of(connection, kind, row)
+
+    return {ref: found.get(ref) for ref in refs}
+
+
+def _prospect_of(connection, kind: str, row: dict) -> Prospect:
+    if kind == "contact":
+        return prospect_from_contact(row.get("properties") or {})
+    return Prospect(status=deal_status(connection, row))
+
+
+def _is_id(value: str) -> bool:
+    return str(value).isdigit()

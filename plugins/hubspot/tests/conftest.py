@@ -267,7 +267,14 @@ class World:
             connection = db.session.get(Connection, portal.connection_id)
             connectors = self.app.extensions["hub.connectors"]
             method = getattr(connectors, name)
-            if name in ("provision", "receive_event", "apply_change", "connect"):
+            with_agency = (
+                "provision",
+                "receive_event",
+                "apply_change",
+                "apply_changes",
+                "connect",
+            )
+            if name in with_agency:
                 result = method("hubspot", connection.agency, connection, **kwargs)
             else:
                 result = method("hubspot", connection, **kwargs)

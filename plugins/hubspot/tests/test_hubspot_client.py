@@ -248,6 +248,41 @@ def test_batch_sends_at_most_100_inputs_per_call(scripted, make_client):
     assert len(results) == 3
 
 
+def test_a_batch_read_leaves_out_missing_ids_and_raises_other_errors(
+    scripted, make_client
+):
+    read = paths.path("objects_batch", object_type="contacts", action="read")
+    missing = {
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
+        "message": "Could not get some CONTACT objects, they may be deleted or not "
+        "exist. Check that ids are valid.",
+        "context": {"ids": ["2"]},
+    }
+    refused = {
+        "status": "error",
+        "category": "VALIDATION_ERROR",
+        "message": "Property values were not valid",
+        "context": {},
+    }
+    scripted.script(
+        read,
+        (
+            207,
+            {"status": "COMPLETE", "results": [{"id": "1"}], "errors": [missing]},
+            {},
+        ),
+        (207, {"status": "COMPLETE", "results": [], "errors": [missing, refused]}, {}),
+    )
+    client = make_client(scripted.url)
+
+    found = client.batch("contacts", "read", [{"id": "1"}, {"id": "2"}], what="reading")
+    with pytest.raises(ValidationFailed):
+        client.batch("contacts", "read", [{"id": "2"}, {"id": "x"}], what="reading")
+
+    assert found == [{"id": "1"}]
+
+
 def test_search_all_walks_past_the_cap_by_object_id(scripted, make_client):
     search = paths.path("objects_search", object_type="contacts")
     first = [{"id": str(i)} for i in range(1, 201)]

@@ -187,6 +187,72 @@ def test_lists_page_with_after(portal):
     assert seen == ids
 
 
+def test_lists_show_the_associations_asked_for(portal):
+    one = _contact(portal, email="l1@example.com")
+    two = _contact(portal, email="l2@example.com")
+    deal = portal.post(
+        "/crm/objects/2026-09/deals",
+        json={
+            "properties": {"dealname": "Care"},
+            "associations": [
+                {
+                    "to": {"id": one["id"]},
+                    "types": [
+                        {
+                            "associationCategory": "HUBSPOT_DEFINED",
+                            "associationTypeId": 3,
+                        }
+                    ],
+                }
+            ],
+        },
+    ).json()
+
+    page = portal.get(
+        CONTACTS[1],
+        params={"limit": 100, "properties": "email", "associations": "deals"},
+    ).json()
+
+    shown = {item["id"]: item for item in page["results"]}
+    assert shown[one["id"]]["associations"] == {
+        "deals": {"results": [{"id": deal["id"], "type": "contact_to_deal"}]}
+    }
+    assert "associations" not in shown[two["id"]]
+    assert shown[two["id"]]["properties"]["email"] == "l2@example.com"
+    assert "paging" not in page
+
+
+def test_a_batch_read_of_deals_answers_207_naming_the_missing_ids(portal):
+    deal = portal.post(
+        "/crm/v3/objects/deals",
+        json={"properties": {"dealname": "D", "dealstage": "qualifiedtobuy"}},
+    ).json()
+    portal.delete(f"/crm/v3/objects/deals/{deal['id']}")
+    kept = portal.post(
+        "/crm/v3/objects/deals",
+        json={"properties": {"dealname": "K", "dealstage": "closedwon"}},
+    ).json()
+
+    read = portal.post(
+        "/crm/objects/2026-09/deals/batch/read",
+        json={
+            "inputs": [{"id": kept["id"]}, {"id": deal["id"]}, {"id": "777777"}],
+            "properties": ["dealstage", "pipeline"],
+        },
+    )
+
+    assert read.status_code == 207
+    body = read.json()
+    assert body["numErrors"] == 1
+    assert body["errors"][0]["category"] == "OBJECT_NOT_FOUND"
+    assert body["errors"][0]["context"]["ids"] == [deal["id"], "777777"]
+    [found] = body["results"]
+    assert found["id"] == kept["id"]
+    assert found["properties"]["dealstage"] == "closedwon"
+    assert found["properties"]["pipeline"] == "default"
+    assert "dealname" not in found["properties"]
+
+
 def test_batch_create_answers_201_or_207_naming_each_failed_input(portal):
     ok = portal.post(
         f"{CONTACTS[0]}/batch/create",
