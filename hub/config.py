@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "HUB_MAX_WEBHOOK_BYTES": 1024 * 1024,
     "HUB_SESSION_MINUTES": 8 * 60,
     "HUB_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "HUB_METRICS_TOKEN": None,
 }
 
 #: The ways events can reach workers.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 
 import sqlalchemy as sa
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -14,6 +15,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from hub.errors import VerificationFailed
 from hub.extensions import db
 from hub.models import Event, EventStatus, utcnow
 from hub.sync.metrics import EVENTS_PENDING, OLDEST_PENDING_SECONDS
@@ -29,10 +31,30 @@ WAITING = (
 
 @bp.get("/metrics")
 def metrics():
-    """Answer the metrics in Prometheus's text format."""
+    """Answer the metrics in Prometheus's text format; with ``HUB_METRICS_TOKEN``
+    set, only to a scraper that sends it as a bearer token."""
+    check_token()
     measure_queue()
 
     return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
+
+
+def check_token() -> None:
+    """Refuse a scrape without the bearer token, when one is set.
+
+    :raises VerificationFailed: answered as 401.
+    """
+    token = current_app.config.get("HUB_METRICS_TOKEN")
+    if not token:
+        return
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        raise VerificationFailed(
+            "The metrics need the bearer token of HUB_METRICS_TOKEN in the "
+            "Authorization header."
+        )
 
 
 def registry() -> CollectorRegistry:

@@ -130,6 +130,22 @@ def test_the_worker_starts_only_for_requests_a_server_serves():
         assert not serving_http()
 
 
+def test_metrics_need_the_bearer_token_when_one_is_set(hub):
+    hub.app.config["HUB_METRICS_TOKEN"] = "scrape-token-0123456789"
+
+    missing = hub.client.get("/metrics")
+    wrong = hub.client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    right = hub.client.get(
+        "/metrics", headers={"Authorization": "Bearer scrape-token-0123456789"}
+    )
+
+    assert (missing.status_code, wrong.status_code) == (401, 401)
+    assert "HUB_METRICS_TOKEN" in missing.get_data(as_text=True)
+    assert "scrape-token" not in wrong.get_data(as_text=True)
+    assert right.status_code == 200
+    assert "hub_events_pending" in right.get_data(as_text=True)
+
+
 def test_the_provision_command_runs_it_here_and_shows_each_step(hub):
     runner = hub.app.test_cli_runner()
 
