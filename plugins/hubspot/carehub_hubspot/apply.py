@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from carehub_hubspot import paths, status
 from carehub_hubspot.client import HubSpotClient
-from carehub_hubspot.errors import Conflict, body_of
+from carehub_hubspot.errors import Conflict, ObjectNotFound, body_of
 from carehub_hubspot.records import (
     LINK_ID,
     PROSPECT_ID,
@@ -204,6 +204,13 @@ def deal_upsert_input(link_key: str, properties: dict[str, str]) -> dict:
     return {"idProperty": LINK_ID, "id": link_key, "properties": properties}
 
 
+def existing_deal_input(deal_id: str, properties: dict[str, str]) -> dict:
+    """Return the batch update input that links a deal the person already has:
+    its link id, pipeline and stage, keeping the name someone gave it."""
+    kept = {name: value for name, value in properties.items() if name != "dealname"}
+    return {"id": str(deal_id), "properties": kept}
+
+
 def deal_association(deal_id: str, contact_id: str) -> dict:
     """Return the batch input that associates a deal with its contact."""
     return {
@@ -239,15 +246,29 @@ def associate_deals(
 def _upsert_deal(
     client: HubSpotClient, connection, change: Change, prospect: Prospect, ids
 ) -> str:
-    """Create or update the person's deal by its link id; return the deal id."""
+    """Write the person's deal: the deal the person has already, given its link id
+    and stage (its name kept), or else the deal upserted by its link id; return the
+    deal id."""
     properties = deal_properties(connection, change, prospect)
-    results = client.batch(
-        paths.DEALS,
-        "upsert",
-        [deal_upsert_input(change.link_key, properties)],
-        what=f"creating the deal of link {change.link_key}",
-    )
-    deal_id = str(results[0]["id"])
+    deal_id = ids.get("deal")
+    if deal_id:
+        try:
+            client.batch(
+                paths.DEALS,
+                "update",
+                [existing_deal_input(deal_id, properties)],
+                what=f"linking deal {deal_id} to link {change.link_key}",
+            )
+        except ObjectNotFound:
+            deal_id = None
+    if not deal_id:
+        results = client.batch(
+            paths.DEALS,
+            "upsert",
+            [deal_upsert_input(change.link_key, properties)],
+            what=f"creating the deal of link {change.link_key}",
+        )
+        deal_id = str(results[0]["id"])
 
     contact_id = ids.get("contact")
     if contact_id:

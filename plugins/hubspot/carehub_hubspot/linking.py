@@ -3,8 +3,10 @@
 A linked change does what :func:`carehub_hubspot.apply.apply_change` does for it
 (the contact's fields and ClearCare Prospect Id, the deal upserted by its link id
 and associated with the contact), but for up to 100 people in three calls: one
-contacts batch update, one deals batch upsert and one associations batch create.
-HubSpot's batch upsert takes no associations, hence the third call. Every call is
+contacts batch update, one deals batch upsert and one associations batch create
+(and one deals batch update for the people who have a deal already, which keeps
+its name and takes the link id). HubSpot's batch upsert takes no associations,
+hence the associations call. Every call is
 safe to repeat, so the whole batch is too. Changes of other kinds are applied one
 by one, in their place.
 """
@@ -138,13 +140,29 @@ def link_many(
                 what=f"writing the ClearCare Prospect Ids of {len(updates)} contacts",
             )
 
-        rows = client.batch(
-            paths.DEALS,
-            "upsert",
-            [apply.deal_upsert_input(p.change.link_key, p.deal) for p in plans],
-            what=f"upserting the deals of {count} linked people",
-        )
-        deal_ids = _deal_ids(plans, rows)
+        held = [p for p in plans if p.ids.get("deal")]
+        if held:
+            client.batch(
+                paths.DEALS,
+                "update",
+                [apply.existing_deal_input(p.ids["deal"], p.deal) for p in held],
+                what=f"linking the deals {len(held)} people have already",
+            )
+        new = [p for p in plans if not p.ids.get("deal")]
+        rows = []
+        if new:
+            rows = client.batch(
+                paths.DEALS,
+                "upsert",
+                [apply.deal_upsert_input(p.change.link_key, p.deal) for p in new],
+                what=f"upserting the deals of {len(new)} linked people",
+            )
+        keys = [p.change.link_key for p in new]
+        upserted = dict(zip(keys, _deal_ids(new, rows), strict=True))
+        deal_ids = [
+            str(p.ids["deal"]) if p.ids.get("deal") else upserted[p.change.link_key]
+            for p in plans
+        ]
 
         pairs = [(deal_ids[i], p.contact_id) for i, p in enumerate(plans)]
         what = f"associating {count} deals with their contacts"

@@ -7,6 +7,8 @@ per person.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from carehub_hubspot import paths
@@ -28,6 +30,7 @@ CONTACTS_UPDATE = paths.path("objects_batch", object_type="contacts", action="up
 DEALS_CREATE = paths.path("objects_batch", object_type="deals", action="create")
 DEALS_READ = paths.path("objects_batch", object_type="deals", action="read")
 DEALS_UPSERT = paths.path("objects_batch", object_type="deals", action="upsert")
+DEALS_UPDATE = paths.path("objects_batch", object_type="deals", action="update")
 ASSOCIATE = paths.path(
     "associations_batch", from_type="deals", to_type="contacts", action="create"
 )
@@ -397,6 +400,53 @@ def test_apply_changes_links_100_people_in_three_calls(world, provisioned):
     assert one_by_one == applied
     contacts = listed(world, provisioned)
     assert all(len(deals_of(contacts[c])) == 1 for c in contact_ids)
+
+
+def test_a_deal_the_person_has_already_is_linked_not_doubled(world, provisioned):
+    state = world.state(provisioned)
+    contact_ids = create_contacts(world, provisioned, people(4))
+    stage = {"pipeline": state["pipeline_id"], "dealstage": state["stage_ids"]}
+    deal_ids = create_deals(
+        world,
+        provisioned,
+        [
+            (c, {**stage, "dealstage": state["stage_ids"]["NEEDS_CONTRACT"]})
+            for c in contact_ids[:3]
+        ],
+    )
+    every = linked_changes(contact_ids)
+    changes = [
+        replace(
+            change,
+            prospect=change.prospect.replace(status=ProspectStatus.NEEDS_CONTRACT),
+            remote_ids={**change.remote_ids, "deal": deal_id},
+        )
+        for change, deal_id in zip(every[:3], deal_ids, strict=True)
+    ]
+    # The fourth names a deal that was deleted since: it gets a new one.
+    gone = replace(
+        every[3], remote_ids={"contact": contact_ids[3], "deal": "987654321"}
+    )
+    fresh_window(world)
+
+    calls = Calls(world, provisioned)
+    applied = world.hook("apply_changes", provisioned, changes=changes)
+    made = calls.made()
+    alone = world.hook("apply_change", provisioned, change=gone)
+
+    assert made == {CONTACTS_UPDATE: 1, DEALS_UPDATE: 1, ASSOCIATE: 1}
+    assert [a.remote_ids["deal"] for a in applied] == deal_ids
+    contacts = listed(world, provisioned)
+    deals = read_deals(world, provisioned, deal_ids)
+    for contact_id, deal_id, change in zip(
+        contact_ids, deal_ids, changes, strict=False
+    ):
+        assert deals_of(contacts[contact_id]) == [deal_id]
+        assert deals[deal_id]["carehub_link_id"] == change.link_key
+        assert deals[deal_id]["dealname"] == f"Deal of {contact_id}"
+        assert deals[deal_id]["dealstage"] == state["stage_ids"]["NEEDS_CONTRACT"]
+    assert alone.remote_ids["deal"] not in (*deal_ids, "987654321")
+    assert deals_of(contacts[contact_ids[3]]) == [alone.remote_ids["deal"]]
 
 
 def test_apply_changes_applies_other_kinds_in_their_place(world, provisioned):
