@@ -138,3 +138,15 @@ class NeedsAttention(HubError):
 
     status = 422
     code = "needs_attention"
+
+
+class Deferred(HubError):
+    """Other work on the same person is under way; the event runs again after
+    ``retry_after`` seconds without using a try."""
+
+    status = 503
+    code = "deferred"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -4,7 +4,9 @@ sales connector to its care connector, a page at a time, resumable.
 Each page comes from the sales connector's ``list_records``, whole records with
 their deals' statuses, so nothing is read back one by one. A complete record that no
 sync link holds takes the engine's own steps, in bulk: its link is made with the
-intent ``create:<care>`` and committed for the whole page first; then each prospect
+intent ``backfill:create:<care>`` and committed for the whole page first (the worker
+leaves a person with a ``backfill:`` intent to the backfill, unless the backfill
+has been gone for ten minutes); then each prospect
 is created with ``apply_change`` on the care connector (one call each, the care
 system's rate limit setting the pace); then the page's ``linked`` changes go to the
 sales connector's ``apply_changes`` together. A record the fast path cannot finish
@@ -34,7 +36,7 @@ from hub.inbox import notify_stored, store_changes
 from hub.models import Agency, Connection, Event, SyncCursor, SyncLink, utcnow
 from hub.sync import links, people
 from hub.sync.clock import SystemClock
-from hub.sync.creation import Side
+from hub.sync.creation import BACKFILL, Side
 from hub.sync.flows import EventSync
 from hub.sync.reconcile import cursor_for
 
@@ -144,11 +146,13 @@ class Backfiller(EventSync):
                 continue
             link = links.find(self.agency.id, self.source.name, record.ref)
             if link is not None:
-                if link.intent and link.intent.startswith("create:"):
+                intent = link.intent or ""
+                if intent.startswith(f"{BACKFILL}create:"):
                     page.creating.append(link)
-                elif link.intent:
+                elif intent.startswith(f"{BACKFILL}link:"):
                     page.linking.append(link)
                 else:
+                    # Linked, or an intent the worker finishes.
                     page.skipped += 1
                 continue
             if record.other_ids or record.prospect is None:
@@ -163,7 +167,7 @@ class Backfiller(EventSync):
             link = self.new_link(
                 dict(record.remote_ids) or {record.ref.kind: record.ref.id}, prospect
             )
-            link.intent = f"create:{self.target.name}"
+            link.intent = f"{BACKFILL}create:{self.target.name}"
             link.intent_at = self.clock.now()
             page.creating.append(link)
         self.change = None
@@ -189,7 +193,7 @@ class Backfiller(EventSync):
                 page.to_events.append(self.as_event(link))
                 continue
             self.wrote(link, care, change.prospect, applied)
-            link.intent = f"link:{self.source.name}"
+            link.intent = f"{BACKFILL}link:{self.source.name}"
             db.session.commit()
             page.linking.append(link)
 
@@ -210,7 +214,10 @@ class Backfiller(EventSync):
             self.linked_on_sales(link, change, one)
 
     def as_event(self, link: SyncLink) -> Change:
-        """Return the change that has the worker finish a link's intent."""
+        """Hand a link's intent over to the worker; return the change that has the
+        worker finish it."""
+        link.intent = (link.intent or "").removeprefix(BACKFILL) or None
+        db.session.commit()
         ref = links.primary_ref(link, self.source.name)
         return Change(
             kind=ChangeKind.UPDATED,

@@ -54,8 +54,12 @@ class Side:
 CARE_CREATES_SALES = "care_creates_sales"
 
 #: How long a create the hub began on one side keeps that side's "created" webhooks
-#: of unknown records waiting, since they may be the create's own echo.
+#: of unknown records waiting, since they may be the create's own echo; and how long
+#: the worker leaves a backfill's intent to the backfill.
 CREATE_GRACE = timedelta(minutes=10)
+
+#: The prefix of an intent the backfill holds while it finishes it itself.
+BACKFILL = "backfill:"
 
 
 class Creations:
@@ -192,7 +196,9 @@ class Creations:
             db.session.scalar(
                 sa.select(sa.func.count(SyncLink.id)).where(
                     SyncLink.agency_id == self.agency.id,
-                    SyncLink.intent == f"create:{side.name}",
+                    SyncLink.intent.in_(
+                        (f"create:{side.name}", f"{BACKFILL}create:{side.name}")
+                    ),
                     SyncLink.intent_at >= since,
                 )
             )
@@ -257,7 +263,7 @@ class Creations:
     def create_change(self, link: SyncLink) -> Change:
         """Return the change that makes the person on the side the link's
         ``create:`` intent names, from what the other side holds."""
-        connector = (link.intent or "").partition(":")[2]
+        connector = (link.intent or "").removeprefix(BACKFILL).partition(":")[2]
         sales, care = self.side(Role.SALES), self.side(Role.CARE)
         created_on, origin = (care, sales) if connector == care.name else (sales, care)
         prospect = people.load(link.snapshots.get(origin.name))

@@ -19,11 +19,18 @@ from hub.canonical import (
     RecordRef,
     Role,
 )
-from hub.errors import HubError, NeedsAttention, RemoteError
+from hub.errors import Deferred, HubError, NeedsAttention, RemoteError
 from hub.extensions import db
 from hub.models import Agency, Connection, Event, EventStatus, SyncLink
 from hub.sync import links, people
-from hub.sync.creation import CARE_CREATES_SALES, Creations, Result, Side
+from hub.sync.creation import (
+    BACKFILL,
+    CARE_CREATES_SALES,
+    CREATE_GRACE,
+    Creations,
+    Result,
+    Side,
+)
 from hub.sync.durable import saving_connection_state
 from hub.sync.metrics import ECHOES_DROPPED, REMOTE_CALLS
 
@@ -205,6 +212,8 @@ class EventSync(Creations):
             if link is not None:
                 self.adopt(link, ref)
 
+        if link is not None and (link.intent or "").startswith(BACKFILL):
+            self.wait_for_backfill(link)
         if self.own_create(link):
             ECHOES_DROPPED.labels(self.source.name).inc()
             return Result(
@@ -227,6 +236,23 @@ class EventSync(Creations):
             return finished if carried.status == EventStatus.DROPPED else carried
 
         return self.linked(link, record)
+
+    def wait_for_backfill(self, link: SyncLink) -> None:
+        """Leave a person the backfill is creating or linking to the backfill, or
+        take its intent over when the backfill has been gone for a while.
+
+        :raises Deferred: while the backfill may still be at work on the person.
+        """
+        begun = link.intent_at
+        if begun is not None and self.clock.now() - begun < CREATE_GRACE:
+            raise Deferred(
+                "The backfill is creating or linking this person right now; the "
+                "event runs again once it has.",
+                retry_after=5,
+            )
+        log.info("%s: took over link %s from a backfill.", self.where(), link.id)
+        link.intent = link.intent.removeprefix(BACKFILL)
+        db.session.commit()
 
     def own_create(self, link: SyncLink | None) -> bool:
         """Return whether the event says only that a record was created which the

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from hub.errors import NeedsAttention, RateLimited, RemoteError
+from hub.errors import Deferred, NeedsAttention, RateLimited, RemoteError
 
 #: Seconds to wait before each retry: 30 s, 2 min, 10 min, 1 h, 6 h, then daily
 #: until about three days have passed.
@@ -72,7 +72,8 @@ class RetryPolicy:
             return Decision("give_up", None, reason)
 
         retry_after = getattr(error, "retry_after", None) or 0.0
-        if isinstance(error, RateLimited) and deferrals < self.max_deferrals:
+        waiting = isinstance(error, RateLimited | Deferred)
+        if waiting and deferrals < self.max_deferrals:
             wait = retry_after or self.rate_limit_wait
             wait += self.rng.uniform(0, wait * self.jitter)
             return Decision("defer", now + timedelta(seconds=wait), reason)
@@ -89,7 +90,7 @@ class RetryPolicy:
 def describe(error: Exception) -> str:
     """Return a sentence for people about an error, without a traceback."""
     message = getattr(error, "message", None) or str(error) or type(error).__name__
-    if not isinstance(error, NeedsAttention | RemoteError) and not hasattr(
+    if not isinstance(error, NeedsAttention | RemoteError | Deferred) and not hasattr(
         error, "message"
     ):
         return f"Unexpected {type(error).__name__}: {message}"

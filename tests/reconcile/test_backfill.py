@@ -67,7 +67,8 @@ def test_backfill_makes_a_prospect_and_deal_for_each_existing_contact(world):
 
     done = run_backfill(world, tenant, batch_size=3)
 
-    assert (done.done, done.total) == (4, 4)
+    assert (done.done, done.total, done.created) == (4, 4, 4)
+    wait_for(lambda: world.settled(tenant))
     patients = world.patients(tenant)
     assert sorted(p["name"][0]["family"] for p in patients) == [
         f"Person {n}" for n in range(4)
