@@ -223,7 +223,9 @@ class SyncLink(db.Model):
         sa.String(36), unique=True, default=lambda: str(uuid.uuid4())
     )
     active: Mapped[bool] = mapped_column(default=True)
-    #: The fingerprint of what the hub last wrote to each connector.
+    #: By connector: the fingerprint of what the hub last wrote there (``name``),
+    #: of what it sent (``name:sent``), the echo it awaits (``name:echo``), and when
+    #: it last wrote there (``name:written``, an ISO time in UTC).
     fingerprints: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)
     #: What the hub last knew of the person on each connector, as a prospect.
     snapshots: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

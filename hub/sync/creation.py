@@ -22,7 +22,7 @@ from hub.canonical import (
 )
 from hub.errors import NeedsAttention, RemoteError
 from hub.extensions import db
-from hub.models import Connection, Event, EventStatus, SyncLink
+from hub.models import Connection, Event, EventStatus, SyncLink, utcnow
 from hub.sync import links, people
 
 log = logging.getLogger(__name__)
@@ -319,6 +319,7 @@ class Creations:
             **(link.fingerprints or {}),
             side.name: applied.fingerprint or written,
             f"{side.name}:sent": written,
+            f"{side.name}:written": utcnow().isoformat(),
         }
         if applied.wrote:
             # The next webhook of that side that changes nothing is this write's.

@@ -248,7 +248,7 @@ class EventSync(Creations):
             raise Deferred(
                 "The backfill is creating or linking this person right now; the "
                 "event runs again once it has.",
-                retry_after=5,
+                retry_after=2,
             )
         log.info("%s: took over link %s from a backfill.", self.where(), link.id)
         link.intent = link.intent.removeprefix(BACKFILL)

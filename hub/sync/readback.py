@@ -2,8 +2,8 @@
 reads all their records back in one ``fetch_records`` call instead of one call each.
 
 A record read ahead is used only by an event that arrived before the read, and only
-while the person's sync link has not changed since (the hub writing to the person
-changes it); otherwise the event reads its record again. Each record read ahead is
+when the hub has not written to the person on that connector since; otherwise the
+event reads its record again. Each record read ahead is
 used once. So an event never sees a record older than itself or older than the hub's
 own last write, exactly as when it reads its record when its turn comes.
 """
@@ -75,7 +75,12 @@ class ReadAhead:
         """Return whether a record read at ``read_at`` may stand for the event's."""
         if utcnow() - read_at > FRESH or event.received_at > read_at:
             return False
-        return link is None or link.updated_at is None or link.updated_at <= read_at
+        written = (
+            (link.fingerprints or {}).get(f"{event.connector}:written")
+            if link
+            else None
+        )
+        return written is None or datetime.fromisoformat(written) <= read_at
 
     def waiting_refs(
         self, connection_id: int, event_id: int, ref: RecordRef

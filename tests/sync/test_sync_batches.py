@@ -11,7 +11,7 @@ from memory_connectors import WorkerKilled
 from hub import Prospect, ProspectStatus, RecordRef
 from hub.errors import RemoteError
 from hub.extensions import db
-from hub.models import Agency, EventStatus
+from hub.models import Agency, EventStatus, utcnow
 from hub.sync import links
 from hub.sync.backfill import backfill
 
@@ -173,11 +173,14 @@ def test_a_record_read_ahead_is_not_used_after_the_hub_wrote_to_the_person(hub):
     # The first event reads the second contact ahead.
     first_event = min(e.id for e in hub.events() if e.status == "pending")
     hub.dispatcher.process(first_event)
-    # Then the person's link changes before the second event's turn, as when
-    # another worker writes to that person.
+    # Then the hub writes to that person's contact before the second event's turn,
+    # as another worker would: the link records when.
     with hub.app.app_context():
         link = links.find(hub.agency_id, "memsales", RecordRef("contact", second))
-        link.snapshots = {**link.snapshots, "note": {"city": "Boulder"}}
+        link.fingerprints = {
+            **link.fingerprints,
+            "memsales:written": utcnow().isoformat(),
+        }
         db.session.commit()
     hub.run()
 
@@ -185,3 +188,28 @@ def test_a_record_read_ahead_is_not_used_after_the_hub_wrote_to_the_person(hub):
     assert calls == ["fetch_records", "fetch_record"]
     patient = hub.sales.care_ids[second]
     assert hub.care.remote.get("patient", patient).city == "Boulder"
+
+
+def test_the_worker_leaves_a_person_to_the_backfill_then_takes_over(hub):
+    [contact] = existing(hub, 1)
+    # The backfill dies after the create, before it links the contact.
+    hub.sales.remote.fail("apply_changes", WorkerKilled())
+    with pytest.raises(WorkerKilled):
+        run_backfill(hub)
+    hub.sales.edit_contact(contact, city="Denver")
+    hub.deliver(hub.sales)
+
+    hub.run()
+    [waiting] = [e for e in hub.events() if e.connector == "memsales"]
+    assert (waiting.status, waiting.attempts, waiting.deferrals) == ("retry", 0, 1)
+    assert "backfill is creating or linking" in waiting.last_error
+    assert contact not in hub.sales.care_ids
+
+    hub.clock.advance(11 * 60)
+    hub.run()
+
+    [patient] = hub.care.remote.all("patient")
+    assert hub.sales.care_ids[contact] == patient
+    assert hub.care.remote.get("patient", patient).city == "Denver"
+    assert hub.sales.deal_of(contact) is not None
+    assert [link.intent for link in hub.links()] == [None]
