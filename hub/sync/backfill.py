@@ -28,12 +28,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
+from flask import current_app
 
 from hub.canonical import Change, ChangeKind, ProspectStatus, Role
 from hub.errors import ConfigurationError, HubError, NeedsAttention
 from hub.extensions import db
 from hub.inbox import notify_stored, store_changes
-from hub.models import Agency, Connection, Event, SyncCursor, SyncLink, utcnow
+from hub.models import (
+    Agency,
+    Connection,
+    Event,
+    EventStatus,
+    SyncCursor,
+    SyncLink,
+    utcnow,
+)
 from hub.sync import links, people
 from hub.sync.clock import SystemClock
 from hub.sync.creation import BACKFILL, Side
@@ -119,6 +128,7 @@ class Backfiller(EventSync):
         self.change = None
         self._target = None
         self.read_ahead = None
+        self.begun_here = set()
 
     def where(self) -> str:
         return f"agency {self.agency.slug}, backfill from {self.source.name}"
@@ -141,6 +151,7 @@ class Backfiller(EventSync):
         """Decide each record's way, and make the links of the new ones with their
         create intents, committed before any remote call."""
         page = Page()
+        fresh = []
         for record in records:
             if record.ref is None:
                 continue
@@ -170,8 +181,10 @@ class Backfiller(EventSync):
             link.intent = f"{BACKFILL}create:{self.target.name}"
             link.intent_at = self.clock.now()
             page.creating.append(link)
+            fresh.append(link)
         self.change = None
         db.session.commit()
+        self.begun_here.update(link.id for link in fresh)
 
         return page
 
@@ -212,6 +225,23 @@ class Backfiller(EventSync):
             return
         for link, change, one in zip(page.linking, changes, applied, strict=True):
             self.linked_on_sales(link, change, one)
+
+    def release(self, page: Page) -> int:
+        """Make the events that waited for the page's people due now, since the
+        backfill is done with them; return how many."""
+        keys = [key for link in page.linking for key in links.person_keys(link)]
+        released = 0
+        for start in range(0, len(keys), 500):
+            released += db.session.execute(
+                sa.update(Event)
+                .where(
+                    Event.person_key.in_(keys[start : start + 500]),
+                    Event.status == EventStatus.RETRY.value,
+                )
+                .values(next_attempt_at=self.clock.now())
+            ).rowcount
+        db.session.commit()
+        return released
 
     def as_event(self, link: SyncLink) -> Change:
         """Hand a link's intent over to the worker; return the change that has the
@@ -284,9 +314,13 @@ def backfill(
         page = engine.sort(page_of.records)
         engine.create_all(page)
         engine.link_all(page)
+        released = engine.release(page)
         ids = store_changes(connection, page.to_events)
         db.session.commit()
         notify_stored(ids)
+        dispatcher = current_app.extensions.get("hub.dispatcher")
+        if released and dispatcher is not None:
+            dispatcher.wake()
         stored += ids
 
         progress.done += len(page_of.records)

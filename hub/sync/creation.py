@@ -65,6 +65,10 @@ BACKFILL = "backfill:"
 class Creations:
     """The part of :class:`hub.sync.flows.EventSync` that makes new people."""
 
+    #: The ids of the links whose intent this run began; a create of any other
+    #: link's intent may have been tried before.
+    begun_here: set[int]
+
     # -- a person the hub does not know yet ---------------------------------------
 
     def unlinked(self, record: Prospect) -> Result:
@@ -107,6 +111,7 @@ class Creations:
         link.intent = f"create:{care.name}"
         link.intent_at = self.clock.now()
         db.session.commit()
+        self.begun_here.add(link.id)
 
         return self.finish_intent(link)
 
@@ -186,6 +191,7 @@ class Creations:
         link.intent = f"create:{self.target.name}"
         link.intent_at = self.clock.now()
         db.session.commit()
+        self.begun_here.add(link.id)
 
         return self.finish_intent(link)
 
@@ -275,13 +281,17 @@ class Creations:
         if created_on is care:
             prospect = prospect.replace(status=ProspectStatus.NEW_LEAD, is_client=False)
 
+        data = {"intent_at": link.intent_at.isoformat() + "Z"}
+        if link.id not in self.begun_here:
+            data["tried_before"] = True
+
         return Change(
             kind=ChangeKind.CREATED,
             prospect=prospect,
             link_key=link.key,
             remote_ids=link.ids(created_on.name),
             other_ids=link.ids(origin.name),
-            data={"intent_at": link.intent_at.isoformat() + "Z"},
+            data=data,
         )
 
     def link_change(self, link: SyncLink) -> Change:

@@ -48,6 +48,7 @@ class EventSync(Creations):
         self.clock = clock
         #: The worker's :class:`hub.sync.readback.ReadAhead`, if it reads ahead.
         self.read_ahead = read_ahead
+        self.begun_here = set()
         self.agency = db.session.get(Agency, event.agency_id)
         connection = db.session.get(Connection, event.connection_id)
         self.source = Side(connectors.info(event.connector), connection)
@@ -248,7 +249,7 @@ class EventSync(Creations):
             raise Deferred(
                 "The backfill is creating or linking this person right now; the "
                 "event runs again once it has.",
-                retry_after=2,
+                retry_after=30,
             )
         log.info("%s: took over link %s from a backfill.", self.where(), link.id)
         link.intent = link.intent.removeprefix(BACKFILL)

@@ -365,17 +365,21 @@ class MemoryCare(MemoryConnector):
         self.queue("patient", "patient", patient_id, kind=kind)
 
     def create_once(self, connection, change: Change) -> str:
-        """Create a patient after recording the intent on the connection; a retry
-        that finds the intent looks for the patient first, as ClearCare's does."""
+        """Create a patient after recording the intent on the connection; a try
+        that finds the intent, or that the hub says may follow an earlier one,
+        looks for the patient first, as ClearCare's does."""
         key = change.link_key
         intents = dict((connection.state or {}).get("intents", {}))
-        if key in intents and key in self.made_for:
-            patient = self.made_for[key]
-        else:
-            connection.update_state(intents={**intents, key: True})
-            patient = self.create_patient(change.prospect)
-            self.made_for[key] = patient
-            self.remote.check("create", after=True)
+        if key in intents or change.data.get("tried_before"):
+            self.remote.check("look")
+            if key in self.made_for:
+                intents.pop(key, None)
+                connection.update_state(intents=intents)
+                return self.made_for[key]
+        connection.update_state(intents={**intents, key: True})
+        patient = self.create_patient(change.prospect)
+        self.made_for[key] = patient
+        self.remote.check("create", after=True)
         intents.pop(key, None)
         connection.update_state(intents=intents)
         return patient

@@ -6,12 +6,13 @@ read their records back together."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from memory_connectors import WorkerKilled
 
 from hub import Prospect, ProspectStatus, RecordRef
 from hub.errors import RemoteError
 from hub.extensions import db
-from hub.models import Agency, EventStatus, utcnow
+from hub.models import Agency, Connection, EventStatus, utcnow
 from hub.sync import links
 from hub.sync.backfill import backfill
 
@@ -120,10 +121,21 @@ def test_an_interrupted_backfill_resumes_without_duplicates(hub):
         run_backfill(hub, batch_size=3)
     assert len(hub.care.remote.all("patient")) == 4
     assert len(hub.sales.care_ids) == 3
+    # Another worker's write of the connection's state lost the connector's own
+    # record of the create: the hub's word that it was tried before is enough.
+    with hub.app.app_context():
+        care = db.session.scalar(
+            sa.select(Connection).where(Connection.connector == "memcare")
+        )
+        care.state = {}
+        db.session.commit()
+    hub.care.remote.calls.clear()
 
     done = run_backfill(hub, batch_size=3)
 
     assert done.done == 5
+    # Both people of the cut page may have been tried: both are looked for first.
+    assert hub.care.remote.calls.count("look") == 2
     assert len(hub.care.remote.all("patient")) == 5
     assert len({hub.sales.care_ids[c] for c in contacts}) == 5
     assert len(hub.sales.deal_contact) == 5

@@ -247,6 +247,10 @@ class PatientWriter:
         key = change.link_key or _identity(prospect)
         intents = dict((self.connection.state or {}).get(INTENTS, {}))
         intent = intents.get(key)
+        if intent is None and change.data.get("tried_before"):
+            # The hub began this create in an earlier try, whose intent record here
+            # another worker's write of the connection's state may have replaced.
+            intent = {"at": _timestamp(change.data.get("intent_at"), self.clock())}
         if intent is not None:
             began = min(
                 intent["at"], _timestamp(change.data.get("intent_at"), intent["at"])

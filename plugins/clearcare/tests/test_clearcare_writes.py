@@ -287,6 +287,60 @@ def test_lost_create_answer_leaves_one_patient(
     assert connection.state["create_intents"] == {}
 
 
+def test_a_create_the_hub_tried_before_is_looked_for_without_a_record_here(
+    connectors, agency, connection, control, account, app_ctx
+):
+    app_ctx.config["HUB_CLEARCARE_TIMEOUT"] = 0.3
+    control.fault(count=1, latency_ms=1200, path_prefix="/v1/patients/")
+    with pytest.raises(RemoteUnavailable):
+        create(connectors, agency, connection)
+    # Another worker's write of the connection's state replaced the record.
+    connection.state = {**connection.state, "create_intents": {}}
+    db.session.commit()
+    with client_for(connection) as api:
+        deadline = time.monotonic() + 5
+        while not list(api.search_patients()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    app_ctx.config["HUB_CLEARCARE_TIMEOUT"] = 5
+
+    applied = connectors.apply_change(
+        "clearcare",
+        agency,
+        connection,
+        Change(
+            kind=ChangeKind.CREATED,
+            prospect=MARGARET,
+            link_key="link-1",
+            data={"intent_at": "2026-01-01T00:00:00Z", "tried_before": True},
+        ),
+    )
+
+    with client_for(connection) as api:
+        patients = list(api.search_patients())
+    assert [p["id"] for p in patients] == [applied.remote_ids["patient"]]
+    assert requests_made(control, account)["by_path"]["POST /v1/patients/"] == 1
+
+
+def test_a_first_try_makes_one_call(connectors, agency, connection, control, account):
+    applied = connectors.apply_change(
+        "clearcare",
+        agency,
+        connection,
+        Change(
+            kind=ChangeKind.CREATED,
+            prospect=MARGARET,
+            link_key="link-2",
+            data={"intent_at": "2026-01-01T00:00:00Z"},
+        ),
+    )
+
+    assert applied.remote_ids["patient"]
+    made = requests_made(control, account)["by_path"]
+    assert {k: v for k, v in made.items() if "oauth" not in k} == {
+        "POST /v1/patients/": 1
+    }
+
+
 def test_deactivation_is_written(connectors, agency, connection):
     patient_id = create(connectors, agency, connection).remote_ids["patient"]
 
