@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
@@ -55,6 +56,9 @@ KIND = "backfill"
 WAITING = ("pending", "retry", "processing")
 #: The most records one page may hold; the connectors' batch calls take 100.
 PAGE_LIMIT = 100
+#: How many creates are under way at once by default (``HUB_BACKFILL_THREADS``),
+#: so the care connector's rate limit, not the time each call takes, sets the pace.
+THREADS = 4
 
 
 @dataclass
@@ -190,25 +194,60 @@ class Backfiller(EventSync):
 
     # -- the writes -----------------------------------------------------------------
 
-    def create_all(self, page: Page) -> None:
-        """Create each new person on the care side, one call each; a create that
-        fails goes to the worker as an event."""
-        for link in page.creating:
-            care = self.target
-            change = self.create_change(link)
-            try:
-                applied = self.apply(care, change)
-            except HubError as exc:
-                log.info(
-                    "%s: the create of link %s failed: %s", self.where(), link.id, exc
-                )
-                db.session.rollback()
+    def create_all(self, page: Page, threads: int = 1) -> None:
+        """Create each new person on the care side, one call each and ``threads``
+        at a time (the connector's rate limit paces them); a create that fails goes
+        to the worker as an event."""
+        if threads <= 1 or len(page.creating) <= 1:
+            for link in page.creating:
+                self.create_one(link, page)
+            return
+
+        app = current_app._get_current_object()
+        ids = [link.id for link in page.creating]
+        with ThreadPoolExecutor(threads, thread_name_prefix="backfill") as pool:
+            results = list(
+                pool.map(lambda link_id: self.create_apart(app, link_id), ids)
+            )
+        db.session.expire_all()
+        for link_id, created in zip(ids, results, strict=True):
+            link = db.session.get(SyncLink, link_id)
+            if created:
+                page.linking.append(link)
+            else:
                 page.to_events.append(self.as_event(link))
-                continue
-            self.wrote(link, care, change.prospect, applied)
-            link.intent = f"{BACKFILL}link:{self.source.name}"
-            db.session.commit()
-            page.linking.append(link)
+
+    def create_apart(self, app, link_id: int) -> bool:
+        """Create one person from a thread of its own, with a session of its own;
+        return whether the create went through."""
+        with app.app_context():
+            engine = Backfiller(
+                db.session.get(Agency, self.agency.id),
+                db.session.get(Connection, self.source.connection.id),
+                self.connectors,
+                self.clock,
+            )
+            engine.begun_here = self.begun_here
+            page = Page()
+            engine.create_one(db.session.get(SyncLink, link_id), page, hand_over=False)
+            return bool(page.linking)
+
+    def create_one(self, link: SyncLink, page: Page, hand_over: bool = True) -> None:
+        """Create one person on the care side and record it on the link."""
+        care = self.target
+        change = self.create_change(link)
+        try:
+            applied = self.apply(care, change)
+        except HubError as exc:
+            log.info("%s: the create of link %s failed: %s", self.where(), link.id, exc)
+            db.session.rollback()
+            if hand_over:
+                page.to_events.append(self.as_event(link))
+            return
+        self.wrote(link, care, change.prospect, applied)
+        link.intent = f"{BACKFILL}link:{self.source.name}"
+        db.session.commit()
+        page.linking.append(link)
 
     def link_all(self, page: Page) -> None:
         """Give the sales side every care id and deal of the page in one go; when
@@ -292,6 +331,7 @@ def backfill(
         return Progress(total=total, done=total)
 
     limit = max(1, min(batch_size, PAGE_LIMIT))
+    threads = int(current_app.config.get("HUB_BACKFILL_THREADS", THREADS))
     after = state.get("after")
     progress = Progress(total=None, done=int(state.get("done") or 0))
     stored: list[int] = []
@@ -312,7 +352,7 @@ def backfill(
         if page_of.total is not None:
             progress.total = page_of.total
         page = engine.sort(page_of.records)
-        engine.create_all(page)
+        engine.create_all(page, threads)
         engine.link_all(page)
         released = engine.release(page)
         ids = store_changes(connection, page.to_events)

@@ -145,7 +145,7 @@ class MemoryConnector:
         return self.remote.get(ref.kind, ref.id)
 
     def reading(self, name: str) -> None:
-        """Take the remote's delay, counting reads that overlap."""
+        """Take the remote's delay, counting calls that overlap."""
         self.remote.busy.append(name)
         if len(self.remote.busy) > 1:
             self.remote.overlaps += 1
@@ -377,6 +377,7 @@ class MemoryCare(MemoryConnector):
                 connection.update_state(intents=intents)
                 return self.made_for[key]
         connection.update_state(intents={**intents, key: True})
+        self.reading(key)
         patient = self.create_patient(change.prospect)
         self.made_for[key] = patient
         self.remote.check("create", after=True)

@@ -17,7 +17,8 @@ from hub.sync import links
 from hub.sync.backfill import backfill
 
 
-def run_backfill(hub, **options):
+def run_backfill(hub, threads=1, **options):
+    hub.app.config["HUB_BACKFILL_THREADS"] = threads
     with hub.app.app_context():
         agency = db.session.get(Agency, hub.agency_id)
         return backfill(
@@ -225,3 +226,18 @@ def test_the_worker_leaves_a_person_to_the_backfill_then_takes_over(hub):
     assert hub.care.remote.get("patient", patient).city == "Denver"
     assert hub.sales.deal_of(contact) is not None
     assert [link.intent for link in hub.links()] == [None]
+
+
+def test_creates_run_side_by_side_and_each_person_is_made_once(hub):
+    contacts = existing(hub, 12)
+    hub.care.remote.delay = 0.05
+
+    done = run_backfill(hub, threads=4, batch_size=6)
+
+    assert (done.done, done.created, done.stored) == (12, 12, 0)
+    assert hub.care.remote.overlaps > 0
+    patients = hub.care.remote.all("patient")
+    assert len(patients) == 12
+    assert sorted(hub.sales.care_ids[c] for c in contacts) == sorted(patients)
+    assert hub.sales.remote.calls.count("apply_changes") == 2
+    assert [link.intent for link in hub.links()] == [None] * 12
