@@ -86,6 +86,21 @@ class Page:
     skipped: int = 0
 
 
+@dataclass
+class Done:
+    """A page whose creates are made, on its way to the thread that links it."""
+
+    after: str | None
+    count: int
+    skipped: int
+    #: The ids of the links whose care records exist, to write on the sales side.
+    linking: list[int]
+    to_events: list[Change]
+    #: Filled in once linked: the people linked, and the events stored.
+    created: int = 0
+    stored: list[int] = field(default_factory=list)
+
+
 def sales_connection(agency: Agency, connectors) -> Connection:
     """Return the agency's connection to its sales connector.
 
@@ -126,6 +141,10 @@ class Backfiller(EventSync):
     def __init__(self, agency: Agency, connection: Connection, connectors, clock):
         self.event = None
         self.agency = agency
+        # Plain ids, for the threads that open sessions of their own: they must not
+        # touch this session's objects.
+        self.agency_id = agency.id
+        self.connection_id = connection.id
         self.connectors = connectors
         self.clock = clock
         self.source = Side(connectors.info(connection.connector), connection)
@@ -222,8 +241,8 @@ class Backfiller(EventSync):
         return whether the create went through."""
         with app.app_context():
             engine = Backfiller(
-                db.session.get(Agency, self.agency.id),
-                db.session.get(Connection, self.source.connection.id),
+                db.session.get(Agency, self.agency_id),
+                db.session.get(Connection, self.connection_id),
                 self.connectors,
                 self.clock,
             )
@@ -249,11 +268,12 @@ class Backfiller(EventSync):
         db.session.commit()
         page.linking.append(link)
 
-    def link_all(self, page: Page) -> None:
-        """Give the sales side every care id and deal of the page in one go; when
-        that fails, each person goes to the worker as an event."""
+    def link_all(self, page: Page) -> int:
+        """Give the sales side every care id and deal of the page in one go, and
+        return how many people that linked; when it fails, each person goes to the
+        worker as an event."""
         if not page.linking:
-            return
+            return 0
         changes = [self.link_change(link) for link in page.linking]
         try:
             applied = self.apply_many(self.source, changes)
@@ -261,9 +281,10 @@ class Backfiller(EventSync):
             log.info("%s: the linking writes failed: %s", self.where(), exc)
             db.session.rollback()
             page.to_events.extend(self.as_event(link) for link in page.linking)
-            return
+            return 0
         for link, change, one in zip(page.linking, changes, applied, strict=True):
             self.linked_on_sales(link, change, one)
+        return len(changes)
 
     def release(self, page: Page) -> int:
         """Make the events that waited for the page's people due now, since the
@@ -294,6 +315,30 @@ class Backfiller(EventSync):
             purpose="backfill",
             dedup_key=f"{self.source.name}:backfill:{ref}:{link.key}",
         )
+
+    def finish_apart(self, app, done: Done) -> Done:
+        """Write a page's links, release its people's waiting events and store what
+        it hands to the worker, from a thread of its own; return ``done`` counted."""
+        with app.app_context():
+            engine = Backfiller(
+                db.session.get(Agency, self.agency_id),
+                db.session.get(Connection, self.connection_id),
+                self.connectors,
+                self.clock,
+            )
+            page = Page(
+                linking=[db.session.get(SyncLink, i) for i in done.linking],
+                to_events=done.to_events,
+            )
+            done.created = engine.link_all(page)
+            released = engine.release(page)
+            done.stored = store_changes(engine.source.connection, page.to_events)
+            db.session.commit()
+            notify_stored(done.stored)
+            dispatcher = app.extensions.get("hub.dispatcher")
+            if released and dispatcher is not None:
+                dispatcher.wake()
+        return done
 
     def close_earlier_attention(self, link: SyncLink) -> None:
         """The backfill has no event of its own; the worker settles the rest."""
@@ -344,39 +389,34 @@ def backfill(
     if on_progress:
         on_progress(progress)
 
-    while True:
-        page_of = connectors.list_records(
-            connection.connector, connection, after, limit
-        )
-        db.session.commit()
-        if page_of.total is not None:
-            progress.total = page_of.total
-        page = engine.sort(page_of.records)
-        engine.create_all(page, threads)
-        engine.link_all(page)
-        released = engine.release(page)
-        ids = store_changes(connection, page.to_events)
-        db.session.commit()
-        notify_stored(ids)
-        dispatcher = current_app.extensions.get("hub.dispatcher")
-        if released and dispatcher is not None:
-            dispatcher.wake()
-        stored += ids
-
-        progress.done += len(page_of.records)
-        progress.stored += len(ids)
-        progress.created += len(page.linking)
-        progress.skipped += page.skipped
-        if page_of.after is None:
-            progress.total = progress.done
-        after = page_of.after
-        save_position(
-            row.id, {"after": after, "done": progress.done, "total": progress.total}
-        )
-        if on_progress:
-            on_progress(progress)
-        if after is None:
-            break
+    app = current_app._get_current_object()
+    pending = None
+    with ThreadPoolExecutor(1, thread_name_prefix="backfill-link") as linker:
+        while True:
+            page_of = connectors.list_records(
+                connection.connector, connection, after, limit
+            )
+            db.session.commit()
+            if page_of.total is not None:
+                progress.total = page_of.total
+            page = engine.sort(page_of.records)
+            engine.create_all(page, threads)
+            # The page's links are written while the next page's creates run;
+            # each page's position is stored once its links are written.
+            if pending is not None:
+                stored += finished(pending.result(), progress, row.id, on_progress)
+            done = Done(
+                after=page_of.after,
+                count=len(page_of.records),
+                skipped=page.skipped,
+                linking=[link.id for link in page.linking],
+                to_events=list(page.to_events),
+            )
+            pending = linker.submit(engine.finish_apart, app, done)
+            if page_of.after is None:
+                break
+            after = page_of.after
+        stored += finished(pending.result(), progress, row.id, on_progress)
 
     wait_until_settled(stored, run_events, timeout)
     save_position(
@@ -393,6 +433,23 @@ def backfill(
     )
 
     return progress
+
+
+def finished(done: Done, progress: Progress, row_id: int, on_progress) -> list[int]:
+    """Count a page whose links are written, store the position after it, and
+    return the ids of the events it handed to the worker."""
+    progress.done += done.count
+    progress.stored += len(done.stored)
+    progress.created += done.created
+    progress.skipped += done.skipped
+    if done.after is None:
+        progress.total = progress.done
+    save_position(
+        row_id, {"after": done.after, "done": progress.done, "total": progress.total}
+    )
+    if on_progress:
+        on_progress(progress)
+    return done.stored
 
 
 def save_position(row_id: int, state: dict) -> None:
