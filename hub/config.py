@@ -29,6 +29,12 @@ DEFAULTS: dict[str, Any] = {
     "HUB_SANDBOX_DATABASE_URL": None,
     "HUB_LOAD_PLUGINS": None,
     "HUB_MAX_WEBHOOK_BYTES": 1024 * 1024,
+    #: How long a webhook endpoint serves from this process's cache before it is
+    #: checked against the database again; 0 checks it for every webhook.
+    "HUB_ENDPOINT_CACHE_SECONDS": 1,
+    #: The longest the ingress waits before a commit for the webhooks already under
+    #: way to join it, in milliseconds; 0 commits what is queued at once.
+    "HUB_GROUP_COMMIT_MS": 2,
     "HUB_SESSION_MINUTES": 8 * 60,
     "HUB_BROKER_URL": "redis://127.0.0.1:6379/0",
     "HUB_METRICS_TOKEN": None,
@@ -38,7 +44,12 @@ DEFAULTS: dict[str, Any] = {
 QUEUES = ("embedded", "celery")
 
 BOOLEANS = {"HUB_WORKER", "HUB_SANDBOX"}
-INTEGERS = {"HUB_MAX_WEBHOOK_BYTES", "HUB_SESSION_MINUTES"}
+INTEGERS = {
+    "HUB_MAX_WEBHOOK_BYTES",
+    "HUB_SESSION_MINUTES",
+    "HUB_ENDPOINT_CACHE_SECONDS",
+    "HUB_GROUP_COMMIT_MS",
+}
 LISTS = {"HUB_LOAD_PLUGINS"}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -13,6 +14,10 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 
 from hub.errors import ConfigurationError
+
+#: How many decrypted values a vault keeps, so a secret read on every webhook is
+#: decrypted once per process.
+DECRYPTED_KEPT = 1024
 
 
 class Vault:
@@ -31,12 +36,19 @@ class Vault:
                 "bytes each), separated by commas."
             ) from None
         self._multi = MultiFernet(self._fernets)
-        self._hash_keys = [
-            hashlib.sha256(
-                b"carehub token hash\0" + base64.urlsafe_b64decode(k)
-            ).digest()
+        # Keyed once: a copy of a keyed HMAC costs less than keying a new one.
+        self._hashers = [
+            hmac.new(
+                hashlib.sha256(
+                    b"carehub token hash\0" + base64.urlsafe_b64decode(k)
+                ).digest(),
+                digestmod=hashlib.sha256,
+            )
             for k in keys
         ]
+        # A ciphertext always opens to the same plaintext under one set of keys, so
+        # remembering it needs no invalidation: a changed secret is a new ciphertext.
+        self._opened = functools.lru_cache(maxsize=DECRYPTED_KEPT)(self._open)
 
     def encrypt(self, plaintext: str) -> str:
         """Return ``plaintext`` encrypted under the first key."""
@@ -47,6 +59,9 @@ class Vault:
 
         :raises ConfigurationError: when no key opens it.
         """
+        return self._opened(token)
+
+    def _open(self, token: str) -> str:
         try:
             return self._multi.decrypt(token.encode()).decode()
         except InvalidToken:
@@ -78,10 +93,14 @@ class Vault:
 
         A lookup tries them all, so URLs keep working while keys rotate.
         """
-        return [
-            hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
-            for key in self._hash_keys
-        ]
+        message = token.encode()
+        hashes = []
+        for hasher in self._hashers:
+            keyed = hasher.copy()
+            keyed.update(message)
+            hashes.append(keyed.hexdigest())
+
+        return hashes
 
 
 def new_token() -> str:
