@@ -54,11 +54,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: The ingress's own settings, passed through from the environment to compare them.
+TUNING = ("HUB_ENDPOINT_CACHE_SECONDS", "HUB_GROUP_COMMIT_MS")
+
+
 def environment(tmp: Path, port: int) -> dict:
     from cryptography.fernet import Fernet
 
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("HUB_") or k in TUNING
+        },
         "HUB_INSTANCE_PATH": str(tmp / "instance"),
         "HUB_DATABASE_URL": f"sqlite:///{tmp / 'hub.sqlite'}",
         "HUB_PUBLIC_URL": f"http://127.0.0.1:{port}",
@@ -336,9 +344,11 @@ def main() -> None:
             "reach it; run with BENCH_VERBOSE=1 to see wrk's output."
         )
     stored_rate = stored / min(elapsed, args.seconds)
+    tuning = "".join(f", {k}={env[k]}" for k in TUNING if k in env)
     print(
         f"load generator: {'wrk' if use_wrk else 'python'}, {args.connections} "
         f"connections, {args.seconds} s each; gunicorn gthread 2x4, HUB_WORKER=0"
+        f"{tuning}"
     )
     print(f"{'endpoint':<22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
     for name, got in (("bare (stores nothing)", bare), ("ingress (stores)", ingest)):

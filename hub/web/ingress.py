@@ -10,10 +10,10 @@ import logging
 from dataclasses import replace
 from functools import partial
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.exc import DetachedInstanceError
 
 from hub.canonical import Inbound
@@ -301,11 +301,11 @@ def store(connect, connection: Connection, changes) -> list[int]:
 
 def changed(connection: Connection) -> bool:
     """Return whether the connector changed the connection or its agency."""
-    state = sa.inspect(connection)
+    state = instance_state(connection)
     if not state.detached:
         session = db.session
         return bool(session.dirty or session.new or session.deleted)
-    return state.modified or sa.inspect(connection.agency).modified
+    return state.modified or instance_state(connection.agency).modified
 
 
 def group_commit() -> GroupCommit:
