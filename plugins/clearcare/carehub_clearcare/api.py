@@ -11,9 +11,9 @@ from urllib.parse import quote
 from flask import current_app
 
 from carehub_clearcare.client import ClearCareClient, entries
-from carehub_clearcare.limiter import shared_limiter
 from carehub_clearcare.tokens import shared_tokens
 from hub.errors import NeedsAttention, NotFound, PermissionDenied
+from hub.ratelimit import STORAGE_SETTING, shared_limiter
 from hub.sandbox import base_url
 
 NAME = "clearcare"
@@ -21,8 +21,10 @@ REAL_ROOT = "https://connect.clearcareonline.com"
 BASE_SETTING = "HUB_CLEARCARE_BASE_URL"
 TOKEN_SETTING = "HUB_CLEARCARE_TOKEN_URL"
 TIMEOUT_SETTING = "HUB_CLEARCARE_TIMEOUT"
-#: Requests a second the hub allows itself per agency; ClearCare asks for 100 at most.
+#: Requests a second the hub allows itself per agency; ClearCare asks for 100 at most
+#: and enforces nothing, so the hub stays well below it.
 RATE_SETTING = "HUB_CLEARCARE_RATE"
+DEFAULT_RATE = 10
 
 
 def segment(value: str) -> str:
@@ -156,8 +158,9 @@ def client_for(connection, **options: Any) -> ConnectAPI:
     options.setdefault(
         "limiter",
         shared_limiter(
-            int(current_app.config.get(RATE_SETTING, 10)),
-            current_app.config.get("HUB_RATE_LIMIT_STORAGE"),
+            NAME,
+            limit=int(current_app.config.get(RATE_SETTING, DEFAULT_RATE)),
+            storage_uri=current_app.config.get(STORAGE_SETTING),
         ),
     )
     options.setdefault("timeout", float(current_app.config.get(TIMEOUT_SETTING, 30)))

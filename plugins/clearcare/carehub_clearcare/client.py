@@ -17,9 +17,9 @@ from typing import Any
 import requests
 
 from carehub_clearcare.answers import refusal, vendor_message
-from carehub_clearcare.limiter import RateLimiter, Unlimited
 from carehub_clearcare.tokens import TOKEN_MARGIN, Token, TokenCache
 from hub.errors import AuthenticationFailed, RemoteError, RemoteUnavailable
+from hub.ratelimit import RateLimiter, Unlimited
 
 log = logging.getLogger(__name__)
 

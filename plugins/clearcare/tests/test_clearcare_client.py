@@ -6,10 +6,16 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 
-from carehub_clearcare.api import ConnectAPI, endpoints
+from carehub_clearcare.api import (
+    NAME,
+    RATE_SETTING,
+    ConnectAPI,
+    client_for,
+    endpoints,
+)
 from carehub_clearcare.client import entries
-from carehub_clearcare.limiter import WindowLimiter
 from carehub_clearcare.tokens import TokenCache
 from hub.errors import (
     AuthenticationFailed,
@@ -17,6 +23,7 @@ from hub.errors import (
     RemoteUnavailable,
     ValidationFailed,
 )
+from hub.ratelimit import Unlimited, WindowLimiter
 
 TOKEN_ROUTE = "POST /oauth/accesstoken"
 
@@ -249,24 +256,51 @@ def test_timeout_is_reported_as_retryable(client, control):
     assert "did not answer in time" in failure.value.message
 
 
-def test_limiter_holds_each_key_to_its_rate():
-    limiter = WindowLimiter(per_second=3)
+def test_clients_of_a_process_share_one_limiter_of_10_calls_a_second(
+    app_ctx, connection, monkeypatch
+):
+    monkeypatch.delitem(app_ctx.config, RATE_SETTING, raising=False)
 
-    waits = [limiter.acquire("agency-a") for _ in range(4)]
+    with client_for(connection) as first, client_for(connection) as second:
+        assert first.limiter is second.limiter
+        assert first.limiter.budget(first.limit_key) == 10
+        assert first.limiter.interval(first.limit_key) == 1.0
 
-    assert waits[:3] == [0.0, 0.0, 0.0]
-    assert 0 < waits[3] <= 1.0
-    assert limiter.acquire("agency-b") == 0.0
+
+def test_the_rate_setting_sets_the_calls_a_second(app_ctx, connection, monkeypatch):
+    monkeypatch.setitem(app_ctx.config, RATE_SETTING, "4")
+
+    with client_for(connection) as client:
+        assert client.limiter.budget(client.limit_key) == 4
 
 
-def test_limiter_pause_holds_a_key(clock):
-    limiter = WindowLimiter(per_second=3, clock=clock)
+class PauseRecorder(Unlimited):
+    """A limiter that lets every call go and records the pauses it is asked for."""
 
-    limiter.pause("agency-a", 30)
+    def __init__(self) -> None:
+        self.pauses: list[tuple[str, float]] = []
 
-    assert limiter.acquire("agency-a") == 30
-    clock.advance(31)
-    assert limiter.acquire("agency-a") == 0.0
+    def pause(self, key: str, seconds: float) -> None:
+        self.pauses.append((key, seconds))
+
+
+def test_a_429_pauses_the_agencys_key_for_its_retry_after(client, monkeypatch):
+    client.limiter = PauseRecorder()
+    refused = requests.Response()
+    refused.status_code = 429
+    refused.headers["Retry-After"] = "7"
+    refused._content = b'{"message": "Too many requests"}'
+    answers = [refused]
+    send = client.session.request
+    monkeypatch.setattr(
+        client.session,
+        "request",
+        lambda *args, **kwargs: answers.pop() if answers else send(*args, **kwargs),
+    )
+
+    client.organizations()
+
+    assert client.limiter.pauses == [(client.limit_key, 7.0)]
 
 
 def test_client_waits_its_turn(app_ctx, account, clock):
@@ -283,7 +317,7 @@ def test_client_waits_its_turn(app_ctx, account, clock):
         account["client_id"],
         account["client_secret"],
         account["agency_id"],
-        limiter=WindowLimiter(per_second=2),
+        limiter=WindowLimiter(NAME, limit=2),
         clock=clock,
         sleep=sleep,
     ) as client:

@@ -19,6 +19,7 @@ from carehub_hubspot import paths
 from carehub_hubspot.errors import from_batch_error, translate
 from carehub_hubspot.runtime import Runtime
 from hub.errors import RemoteError, RemoteUnavailable
+from hub.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class HubSpotClient:
                 "JSON. Check that HUB_HUBSPOT_BASE_URL points at HubSpot's API."
             ) from None
 
-    def _wait_for_budget(self, limiter) -> None:
+    def _wait_for_budget(self, limiter: RateLimiter) -> None:
         while (wait := limiter.acquire(self.limiter_key)) > 0:
             self.rt.sleep(wait)
 
@@ -168,7 +169,7 @@ class HubSpotClient:
         )
 
     def _wait_after(
-        self, error: RemoteError, attempt: int, safe: bool, limiter
+        self, error: RemoteError, attempt: int, safe: bool, limiter: RateLimiter
     ) -> float | None:
         """Return how long to wait before trying again, or None to give up."""
         status = error.remote_status

@@ -14,17 +14,10 @@ from dataclasses import dataclass, field
 
 import requests
 from flask import Flask, current_app
-from limits.storage import storage_from_string
 
-from carehub_hubspot.ratelimit import (
-    DEFAULT_SHARE,
-    SEARCH_INTERVAL,
-    SEARCH_LIMIT,
-    WindowLimiter,
-    portal_limiter,
-    search_limiter,
-)
+from carehub_hubspot.ratelimit import DEFAULT_SHARE, portal_limiter, search_limiter
 from hub.errors import ConfigurationError
+from hub.ratelimit import STORAGE_SETTING, WindowLimiter
 
 EXTENSION = "hubspot.runtime"
 
@@ -53,9 +46,9 @@ class Runtime:
 
     def __post_init__(self) -> None:
         if self.limiter is None:
-            self.limiter = portal_limiter(self.clock, self.share)
+            self.limiter = portal_limiter(self.share, clock=self.clock)
         if self.search_limiter is None:
-            self.search_limiter = search_limiter(self.clock, self.share)
+            self.search_limiter = search_limiter(self.share, clock=self.clock)
 
     @property
     def session(self) -> requests.Session:
@@ -101,19 +94,14 @@ def from_config(config) -> Runtime:
             f"HUB_HUBSPOT_RATE_SHARE must be above 0 and at most 1, not {share}."
         )
 
-    uri = config.get("HUB_RATE_LIMIT_STORAGE")
+    uri = config.get(STORAGE_SETTING)
     if not uri:
         return Runtime(share=share)
+
     return Runtime(
         share=share,
-        limiter=WindowLimiter(storage_from_string(uri), share=share),
-        search_limiter=WindowLimiter(
-            storage_from_string(uri),
-            limit=SEARCH_LIMIT,
-            interval=SEARCH_INTERVAL,
-            share=share,
-            namespace="hubspot-search",
-        ),
+        limiter=portal_limiter(share, storage_uri=uri),
+        search_limiter=search_limiter(share, storage_uri=uri),
     )
 
 

@@ -56,8 +56,8 @@ def make_runtime(clock: FakeClock, **options) -> Runtime:
         clock=clock,
         sleep=clock.sleep,
         jitter=lambda: 0.0,
-        limiter=portal_limiter(clock, options.pop("share", 0.75)),
-        search_limiter=search_limiter(clock, 0.75),
+        limiter=portal_limiter(options.pop("share", 0.75), clock=clock),
+        search_limiter=search_limiter(clock=clock),
         **options,
     )
 

@@ -71,8 +71,8 @@ class TestHubSpotConformance(ConnectorKit):
             clock=self.clock,
             sleep=self.clock.sleep,
             jitter=lambda: 0.0,
-            limiter=portal_limiter(self.clock, 0.75),
-            search_limiter=search_limiter(self.clock, 0.75),
+            limiter=portal_limiter(clock=self.clock),
+            search_limiter=search_limiter(clock=self.clock),
             timeout=(2.0, 0.4),
         )
         install(kit.app, runtime)
