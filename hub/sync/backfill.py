@@ -236,17 +236,23 @@ class Backfiller(EventSync):
             else:
                 page.to_events.append(self.as_event(link))
 
+    def apart(self) -> Backfiller:
+        """Return this backfill's engine bound to the session of the thread that
+        calls it (inside an app context of its own)."""
+        engine = Backfiller(
+            db.session.get(Agency, self.agency_id),
+            db.session.get(Connection, self.connection_id),
+            self.connectors,
+            self.clock,
+        )
+        engine.begun_here = self.begun_here
+        return engine
+
     def create_apart(self, app, link_id: int) -> bool:
         """Create one person from a thread of its own, with a session of its own;
         return whether the create went through."""
         with app.app_context():
-            engine = Backfiller(
-                db.session.get(Agency, self.agency_id),
-                db.session.get(Connection, self.connection_id),
-                self.connectors,
-                self.clock,
-            )
-            engine.begun_here = self.begun_here
+            engine = self.apart()
             page = Page()
             engine.create_one(db.session.get(SyncLink, link_id), page, hand_over=False)
             return bool(page.linking)
@@ -320,12 +326,7 @@ class Backfiller(EventSync):
         """Write a page's links, release its people's waiting events and store what
         it hands to the worker, from a thread of its own; return ``done`` counted."""
         with app.app_context():
-            engine = Backfiller(
-                db.session.get(Agency, self.agency_id),
-                db.session.get(Connection, self.connection_id),
-                self.connectors,
-                self.clock,
-            )
+            engine = self.apart()
             page = Page(
                 linking=[db.session.get(SyncLink, i) for i in done.linking],
                 to_events=done.to_events,
