@@ -68,7 +68,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="carehub-backfill-") as folder:
         tmp = Path(folder)
         url = f"sqlite:///{tmp / 'hub.sqlite'}"
-        with serve_sandboxes(tmp) as sandboxes, serve_hub(tmp, url, sandboxes) as app:
+        # Reconciliation at its default interval (15 min), not the demo's 30 s: a
+        # poll every 30 s would read back every contact the backfill wrote.
+        settings = {"HUB_RECONCILE_SECONDS": 900}
+        with (
+            serve_sandboxes(tmp) as sandboxes,
+            serve_hub(tmp, url, sandboxes, settings) as app,
+        ):
             # One location, so every contact can become a prospect without one set.
             demo = Demo(
                 app,

@@ -287,9 +287,14 @@ def serve_sandboxes(tmp: Path) -> Iterator[object]:
 
 
 @contextmanager
-def serve_hub(tmp: Path, url: str, sandbox_app) -> Iterator[object]:
+def serve_hub(
+    tmp: Path, url: str, sandbox_app, settings: dict | None = None
+) -> Iterator[object]:
     """Serve the hub on a free loopback port, its database migrated and its worker
-    and reconciliation running."""
+    and reconciliation running.
+
+    :param settings: settings to use instead of the demo's own.
+    """
     from flask_migrate import upgrade
 
     from hub import create_app
@@ -304,6 +309,7 @@ def serve_hub(tmp: Path, url: str, sandbox_app) -> Iterator[object]:
         "HUB_HUBSPOT_BASE_URL": sandbox_url + HUBSPOT,
         "HUB_CLEARCARE_BASE_URL": sandbox_url + CLEARCARE,
         "HUB_RECONCILE_SECONDS": 30,
+        **(settings or {}),
     }
 
     def make(public_url: str):
