@@ -15,14 +15,24 @@ second.
 from __future__ import annotations
 
 import argparse
+import os
+import socket
+import subprocess
+import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
+
+import requests
 
 from hub.demo import CONTACTS, Demo, serve_hub, serve_sandboxes
 from hub.extensions import db
 from hub.models import Agency
 from hub.sync.backfill import backfill
+
+ROOT = Path(__file__).resolve().parents[1]
 
 HUBSPOT_PER_SECOND = 190 / 10 * 0.75
 CLEARCARE_PER_SECOND = 10
@@ -32,6 +42,46 @@ NAIVE_CLEARCARE = 2  # read (look for) and write the prospect
 
 def quiet(_line: str) -> None:
     """Print nothing: the benchmark prints only its figures."""
+
+
+@contextmanager
+def sandboxes_apart(tmp: Path):
+    """Serve both sandboxes from ``flask --app wsgi hub sandbox`` in a process of
+    their own; yield what stands for the sandbox app: its served URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "HUB_INSTANCE_PATH": str(tmp / "sandbox-instance"),
+        "HUB_DATABASE_URL": f"sqlite:///{tmp / 'sandbox-hub.sqlite'}",
+        "HUB_SANDBOX_DATABASE_URL": f"sqlite:///{tmp / 'sandbox.sqlite'}",
+        "HUB_LOAD_PLUGINS": "hubspot,clearcare",
+        "HUB_WORKER": "0",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "hub", "sandbox"]
+        + ["--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(url + "/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("The sandbox process did not start.") from None
+                time.sleep(0.2)
+        yield SimpleNamespace(config={"HUB_SERVED_URL": url})
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def seed(demo: Demo, count: int) -> None:
@@ -62,6 +112,12 @@ def main() -> None:
     parser.add_argument(
         "--paths", action="store_true", help="Also print the calls by path."
     )
+    parser.add_argument(
+        "--apart",
+        action="store_true",
+        help="Serve the sandboxes from a process of their own (flask hub sandbox), "
+        "so they do not share the hub's interpreter.",
+    )
     args = parser.parse_args()
     n = args.contacts
 
@@ -72,7 +128,7 @@ def main() -> None:
         # poll every 30 s would read back every contact the backfill wrote.
         settings = {"HUB_RECONCILE_SECONDS": 900}
         with (
-            serve_sandboxes(tmp) as sandboxes,
+            sandboxes_apart(tmp) if args.apart else serve_sandboxes(tmp) as sandboxes,
             serve_hub(tmp, url, sandboxes, settings) as app,
         ):
             # One location, so every contact can become a prospect without one set.
