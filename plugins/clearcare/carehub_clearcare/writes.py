@@ -243,19 +243,40 @@ class PatientWriter:
         return True
 
     def create(self, change: Change, prospect: Prospect, tags: dict[str, str]) -> str:
-        """Create the patient, unless an earlier try whose answer was lost did."""
+        """Create the patient, unless an earlier try whose answer was lost did.
+
+        When the hub passes ``intent_at`` it holds the create's intent itself and
+        says in ``tried_before`` whether an earlier try may have reached ClearCare,
+        so the connector looks first exactly then and keeps no record of its own.
+        Without ``intent_at`` it records the intent in the connection's state
+        before the call, and looks first when a record is there.
+        """
+        if "intent_at" in change.data:
+            intent = (
+                {"at": _timestamp(change.data["intent_at"], self.clock())}
+                if change.data.get("tried_before")
+                else None
+            )
+            return self._create_once(prospect, tags, intent)
+
         key = change.link_key or _identity(prospect)
         intents = dict((self.connection.state or {}).get(INTENTS, {}))
-        intent = intents.get(key)
-        if intent is None and change.data.get("tried_before"):
-            # The hub began this create in an earlier try, whose intent record here
-            # another worker's write of the connection's state may have replaced.
-            intent = {"at": _timestamp(change.data.get("intent_at"), self.clock())}
+        earlier = intents.get(key)
+        if earlier is None:
+            intents[key] = {"at": self.clock()}
+            self.connection.update_state(**{INTENTS: intents})
+        patient_id = self._create_once(prospect, tags, earlier)
+        intents.pop(key, None)
+        self.connection.update_state(**{INTENTS: intents})
+        return patient_id
+
+    def _create_once(
+        self, prospect: Prospect, tags: dict[str, str], intent: dict | None
+    ) -> str:
+        """Look for what an earlier try made when ``intent`` says one began, then
+        create the patient if nothing was found."""
         if intent is not None:
-            began = min(
-                intent["at"], _timestamp(change.data.get("intent_at"), intent["at"])
-            )
-            found = self.find_created(prospect, since=began - LOOKBACK)
+            found = self.find_created(prospect, since=intent["at"] - LOOKBACK)
             if found is not None:
                 log.info(
                     "Found ClearCare patient %s of agency %s, made by a create whose "
@@ -263,21 +284,14 @@ class PatientWriter:
                     found,
                     self.agency.slug,
                 )
-                intents.pop(key, None)
-                self.connection.update_state(**{INTENTS: intents})
                 return found
 
-        intents[key] = {"at": self.clock()}
-        self.connection.update_state(**{INTENTS: intents})
         resource = {
             "resourceType": "Patient",
             "active": True,
             **changed_fields({}, prospect, tags),
         }
         patient_id = self.api.create_patient(with_agency_tag(resource, self.agency_id))
-
-        intents.pop(key, None)
-        self.connection.update_state(**{INTENTS: intents})
         log.info(
             "Created ClearCare patient %s of agency %s.", patient_id, self.agency.slug
         )

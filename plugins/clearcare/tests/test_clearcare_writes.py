@@ -4,6 +4,7 @@ required fields, phones and lost answers."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -339,6 +340,41 @@ def test_a_first_try_makes_one_call(connectors, agency, connection, control, acc
     assert {k: v for k, v in made.items() if "oauth" not in k} == {
         "POST /v1/patients/": 1
     }
+
+
+def test_a_create_whose_intent_the_hub_holds_keeps_no_record_here(
+    connectors, agency, connection, control, account, app_ctx
+):
+    """With ``intent_at`` the hub holds the intent: a lost answer leaves the
+    connection's state untouched, and the hub's retry finds the patient."""
+    hub_change = Change(
+        kind=ChangeKind.CREATED,
+        prospect=MARGARET,
+        link_key="link-3",
+        data={"intent_at": "2026-01-01T00:00:00Z"},
+    )
+    state_before = dict(connection.state or {})
+    app_ctx.config["HUB_CLEARCARE_TIMEOUT"] = 0.3
+    control.fault(count=1, latency_ms=1200, path_prefix="/v1/patients/")
+    with pytest.raises(RemoteUnavailable):
+        connectors.apply_change("clearcare", agency, connection, hub_change)
+    db.session.commit()
+    db.session.expire_all()
+    assert (connection.state or {}) == state_before
+
+    with client_for(connection) as api:
+        deadline = time.monotonic() + 5
+        while not list(api.search_patients()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    app_ctx.config["HUB_CLEARCARE_TIMEOUT"] = 5
+    retry = replace(hub_change, data={**hub_change.data, "tried_before": True})
+    applied = connectors.apply_change("clearcare", agency, connection, retry)
+
+    with client_for(connection) as api:
+        patients = list(api.search_patients())
+    assert [p["id"] for p in patients] == [applied.remote_ids["patient"]]
+    assert requests_made(control, account)["by_path"]["POST /v1/patients/"] == 1
+    assert (connection.state or {}) == state_before
 
 
 def test_deactivation_is_written(connectors, agency, connection):
