@@ -14,9 +14,12 @@ sales connector's ``apply_changes`` together. A record the fast path cannot fini
 refused) is stored as an ordinary event instead, with the connector's deduplication
 key, and the worker runs it as it would a webhook: nothing is lost or made twice.
 
-The cursor stores where the page being worked on began; an interrupted backfill
-starts that page again, skips the records linked already, and finishes each create
-its links record as begun (the care connector looks for what a lost answer made).
+The pages overlap: while one page's creates run, the next page is listed and
+sorted and its creates queued behind them, and the page before's links are written.
+The cursor stores the position after the last page whose links are written; an
+interrupted backfill starts there again, skips the records linked already, and
+finishes each create its links record as begun (the care connector looks for what a
+lost answer made).
 """
 
 from __future__ import annotations
@@ -25,13 +28,13 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 from flask import current_app
 
-from hub.canonical import Change, ChangeKind, ProspectStatus, Role
+from hub.canonical import Change, ChangeKind, ProspectStatus, RecordPage, Role
 from hub.errors import ConfigurationError, HubError, NeedsAttention
 from hub.extensions import db
 from hub.inbox import notify_stored, store_changes
@@ -213,21 +216,17 @@ class Backfiller(EventSync):
 
     # -- the writes -----------------------------------------------------------------
 
-    def create_all(self, page: Page, threads: int = 1) -> None:
-        """Create each new person on the care side, one call each and ``threads``
-        at a time (the connector's rate limit paces them); a create that fails goes
-        to the worker as an event."""
-        if threads <= 1 or len(page.creating) <= 1:
-            for link in page.creating:
-                self.create_one(link, page)
-            return
+    def start_creates(self, app, pool: ThreadPoolExecutor, page: Page) -> list[Future]:
+        """Queue the create of each new person of the page on the pool, each in a
+        thread and a session of its own (the connector's rate limit paces them);
+        :meth:`collect` waits for them."""
+        return [pool.submit(self.create_apart, app, link.id) for link in page.creating]
 
-        app = current_app._get_current_object()
+    def collected(self, page: Page, page_of: RecordPage, creates: list[Future]) -> Done:
+        """Wait for the page's creates and return the page, ready for its links:
+        a link whose create failed goes to the worker as an event instead."""
         ids = [link.id for link in page.creating]
-        with ThreadPoolExecutor(threads, thread_name_prefix="backfill") as pool:
-            results = list(
-                pool.map(lambda link_id: self.create_apart(app, link_id), ids)
-            )
+        results = [create.result() for create in creates]
         db.session.expire_all()
         for link_id, created in zip(ids, results, strict=True):
             link = db.session.get(SyncLink, link_id)
@@ -235,6 +234,13 @@ class Backfiller(EventSync):
                 page.linking.append(link)
             else:
                 page.to_events.append(self.as_event(link))
+        return Done(
+            after=page_of.after,
+            count=len(page_of.records),
+            skipped=page.skipped,
+            linking=[link.id for link in page.linking],
+            to_events=list(page.to_events),
+        )
 
     def apart(self) -> Backfiller:
         """Return this backfill's engine bound to the session of the thread that
@@ -252,13 +258,11 @@ class Backfiller(EventSync):
         """Create one person from a thread of its own, with a session of its own;
         return whether the create went through."""
         with app.app_context():
-            engine = self.apart()
-            page = Page()
-            engine.create_one(db.session.get(SyncLink, link_id), page, hand_over=False)
-            return bool(page.linking)
+            return self.apart().create_one(db.session.get(SyncLink, link_id))
 
-    def create_one(self, link: SyncLink, page: Page, hand_over: bool = True) -> None:
-        """Create one person on the care side and record it on the link."""
+    def create_one(self, link: SyncLink) -> bool:
+        """Create one person on the care side and record it on the link; return
+        whether the create went through."""
         care = self.target
         change = self.create_change(link)
         try:
@@ -266,13 +270,11 @@ class Backfiller(EventSync):
         except HubError as exc:
             log.info("%s: the create of link %s failed: %s", self.where(), link.id, exc)
             db.session.rollback()
-            if hand_over:
-                page.to_events.append(self.as_event(link))
-            return
+            return False
         self.wrote(link, care, change.prospect, applied)
         link.intent = f"{BACKFILL}link:{self.source.name}"
         db.session.commit()
-        page.linking.append(link)
+        return True
 
     def link_all(self, page: Page) -> int:
         """Give the sales side every care id and deal of the page in one go, and
@@ -380,7 +382,6 @@ def backfill(
     threads = int(current_app.config.get("HUB_BACKFILL_THREADS", THREADS))
     after = state.get("after")
     progress = Progress(total=None, done=int(state.get("done") or 0))
-    stored: list[int] = []
     log.info(
         "Backfilling agency %s from %s, %s.",
         agency.slug,
@@ -390,35 +391,9 @@ def backfill(
     if on_progress:
         on_progress(progress)
 
-    app = current_app._get_current_object()
-    pending = None
-    with ThreadPoolExecutor(1, thread_name_prefix="backfill-link") as linker:
-        while True:
-            page_of = connectors.list_records(
-                connection.connector, connection, after, limit
-            )
-            db.session.commit()
-            if page_of.total is not None:
-                progress.total = page_of.total
-            page = engine.sort(page_of.records)
-            engine.create_all(page, threads)
-            # The page's links are written while the next page's creates run;
-            # each page's position is stored once its links are written.
-            if pending is not None:
-                stored += finished(pending.result(), progress, row.id, on_progress)
-            done = Done(
-                after=page_of.after,
-                count=len(page_of.records),
-                skipped=page.skipped,
-                linking=[link.id for link in page.linking],
-                to_events=list(page.to_events),
-            )
-            pending = linker.submit(engine.finish_apart, app, done)
-            if page_of.after is None:
-                break
-            after = page_of.after
-        stored += finished(pending.result(), progress, row.id, on_progress)
-
+    stored = run_pages(
+        engine, connectors, after, limit, threads, progress, row.id, on_progress
+    )
     wait_until_settled(stored, run_events, timeout)
     save_position(
         row.id,
@@ -434,6 +409,64 @@ def backfill(
     )
 
     return progress
+
+
+def run_pages(
+    engine: Backfiller,
+    connectors,
+    after: str | None,
+    limit: int,
+    threads: int,
+    progress: Progress,
+    row_id: int,
+    on_progress,
+) -> list[int]:
+    """List, sort, create and link every page from ``after`` on; return the ids of
+    the events handed to the worker.
+
+    A page's creates are queued behind those of the page before, so the pool never
+    waits while a page is listed and sorted; a page's links are written while the
+    next page's creates run, and its position is stored once they are.
+    """
+    app = current_app._get_current_object()
+    connection = engine.source.connection
+    stored: list[int] = []
+    creating = linking = None
+    more = True
+    with (
+        ThreadPoolExecutor(max(1, threads), thread_name_prefix="backfill") as pool,
+        ThreadPoolExecutor(1, thread_name_prefix="backfill-link") as linker,
+    ):
+        try:
+            while more or creating is not None:
+                queued = None
+                if more:
+                    page_of = connectors.list_records(
+                        connection.connector, connection, after, limit
+                    )
+                    db.session.commit()
+                    if page_of.total is not None:
+                        progress.total = page_of.total
+                    page = engine.sort(page_of.records)
+                    queued = (page, page_of, engine.start_creates(app, pool, page))
+                    more, after = page_of.after is not None, page_of.after
+                if creating is not None:
+                    done = engine.collected(*creating)
+                    if linking is not None:
+                        stored += finished(
+                            linking.result(), progress, row_id, on_progress
+                        )
+                    linking = linker.submit(engine.finish_apart, app, done)
+                creating = queued
+        except BaseException:
+            # Stopped (by an error or Ctrl-C): the creates not begun yet are
+            # dropped, so the backfill stops at once; a run later finishes them.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        if linking is not None:
+            stored += finished(linking.result(), progress, row_id, on_progress)
+
+    return stored
 
 
 def finished(done: Done, progress: Progress, row_id: int, on_progress) -> list[int]:
