@@ -112,7 +112,13 @@ def _enrolls(
         )
     ).first()
     if enrolled is None:
-        return True
+        # Enrolled the first time it meets the criteria: when created meeting them,
+        # or when a change to a property they name makes it meet them. A record
+        # that met them all along (from before the workflow was turned on) is not
+        # enrolled by a write of other properties.
+        return changed is None or bool(
+            set(_properties_of(criteria.get("listFilterBranch") or {})) & set(changed)
+        )
     if not criteria.get("shouldReEnroll") or not changed:
         return False
 

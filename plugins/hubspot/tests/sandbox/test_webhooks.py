@@ -249,6 +249,31 @@ def test_a_field_change_trigger_re_enrolls_a_contact(
     assert len(_settle(sandbox, portal)) == 2
 
 
+def test_a_record_from_before_the_flow_enrolls_only_when_it_newly_meets_it(
+    make_flow, portal, sandbox, target
+):
+    """A workflow turned on enrolls records from then on: an older contact is not
+    enrolled by a write of another property, only by a change that makes it meet
+    the criteria."""
+    older = portal.post(
+        "/crm/v3/objects/contacts", json={"properties": {"firstname": "Old"}}
+    ).json()
+    every_new = _criteria(
+        [_property_filter("hs_object_id", "IS_KNOWN")], re_enroll=False
+    )
+    _flow(portal, target, make_flow=make_flow, criteria=every_new)
+    with_city = _criteria([_property_filter("city", "IS_KNOWN")], re_enroll=False)
+    with_city_flow = _flow(portal, target, make_flow=make_flow, criteria=with_city)
+    path = f"/crm/v3/objects/contacts/{older['id']}"
+
+    portal.patch(path, json={"properties": {"firstname": "Still old"}})
+    assert _settle(sandbox, portal) == []
+
+    portal.patch(path, json={"properties": {"city": "Denver"}})
+    rows = _settle(sandbox, portal)
+    assert [str(row["flow_id"]) for row in rows] == [str(with_city_flow["id"])]
+
+
 def test_a_disabled_flow_does_not_fire(make_flow, portal, sandbox, target):
     flow = _flow(portal, target, make_flow=make_flow)
     portal.put(f"/automation/v4/flows/{flow['id']}", json={**flow, "isEnabled": False})
