@@ -15,22 +15,19 @@ second.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from types import SimpleNamespace
 
-import requests
+import sqlalchemy as sa
 
 from hub.demo import CONTACTS, Demo, serve_hub, serve_sandboxes
 from hub.extensions import db
-from hub.models import Agency
+from hub.models import Agency, Event, utcnow
 from hub.sync.backfill import backfill
+from hub.testing.server import SandboxProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,44 +41,12 @@ def quiet(_line: str) -> None:
     """Print nothing: the benchmark prints only its figures."""
 
 
-@contextmanager
-def sandboxes_apart(tmp: Path):
-    """Serve both sandboxes from ``flask --app wsgi hub sandbox`` in a process of
-    their own; yield what stands for the sandbox app: its served URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "HUB_INSTANCE_PATH": str(tmp / "sandbox-instance"),
-        "HUB_DATABASE_URL": f"sqlite:///{tmp / 'sandbox-hub.sqlite'}",
-        "HUB_SANDBOX_DATABASE_URL": f"sqlite:///{tmp / 'sandbox.sqlite'}",
-        "HUB_LOAD_PLUGINS": "hubspot,clearcare",
-        "HUB_WORKER": "0",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "hub", "sandbox"]
-        + ["--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url + "/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("The sandbox process did not start.") from None
-                time.sleep(0.2)
-        yield SimpleNamespace(config={"HUB_SERVED_URL": url})
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+def cpu_seconds(pid: int | None) -> float:
+    """Return the CPU time a process has used, user and system, in seconds."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def seed(demo: Demo, count: int) -> None:
@@ -127,14 +92,20 @@ def main() -> None:
         # Reconciliation at its default interval (15 min), not the demo's 30 s: a
         # poll every 30 s would read back every contact the backfill wrote.
         settings = {"HUB_RECONCILE_SECONDS": 900}
-        with (
-            sandboxes_apart(tmp) if args.apart else serve_sandboxes(tmp) as sandboxes,
-            serve_hub(tmp, url, sandboxes, settings) as app,
-        ):
+        with contextlib.ExitStack() as stack:
+            sandbox_pid = None
+            if args.apart:
+                apart = stack.enter_context(SandboxProcess(tmp))
+                sandbox_url, sandbox_pid = apart.url, apart.process.pid
+            else:
+                sandbox_url = stack.enter_context(serve_sandboxes(tmp)).config[
+                    "HUB_SERVED_URL"
+                ]
+            app = stack.enter_context(serve_hub(tmp, url, sandbox_url, settings))
             # One location, so every contact can become a prospect without one set.
             demo = Demo(
                 app,
-                sandboxes.config["HUB_SERVED_URL"],
+                sandbox_url,
                 quiet,
                 slug="bench",
                 locations=("Main Office",),
@@ -151,6 +122,8 @@ def main() -> None:
             cc_before = calls(demo.clearcare, care_id)
 
             started = time.perf_counter()
+            cpu_before = cpu_seconds(os.getpid()), cpu_seconds(sandbox_pid)
+            backfill_began = utcnow()
             with app.app_context():
                 agency = db.session.get(Agency, demo.agency_id)
                 done = backfill(
@@ -163,6 +136,16 @@ def main() -> None:
             passed = time.perf_counter() - started
             demo.wait_settled(600)
             elapsed = time.perf_counter() - started
+            with app.app_context():
+                events = db.session.execute(
+                    sa.select(
+                        Event.connector, Event.purpose, Event.outcome, sa.func.count()
+                    )
+                    .where(Event.received_at >= backfill_began)
+                    .group_by(Event.connector, Event.purpose, Event.outcome)
+                ).all()
+            hub_cpu = cpu_seconds(os.getpid()) - cpu_before[0]
+            sandbox_cpu = cpu_seconds(sandbox_pid) - cpu_before[1]
             hs_calls = calls(demo.hubspot, portal_id) - hs_before
             cc_calls = calls(demo.clearcare, care_id) - cc_before
             linked = len(demo.links())
@@ -211,6 +194,16 @@ def main() -> None:
     print(
         f"wall time: the backfill's own pass {passed:.1f} s, then its echoes "
         f"settled {elapsed - passed:.1f} s later"
+    )
+    print(
+        "events the hub received meanwhile, by connector, purpose and outcome: "
+        + ", ".join(f"{c} {p} {o}: {k}" for c, p, o, k in sorted(events, key=str))
+    )
+    print(
+        f"CPU time: the hub's process {hub_cpu:.1f} s "
+        f"({hub_cpu / n * 1000:.1f} ms per contact)"
+        + (f", the sandboxes' process {sandbox_cpu:.1f} s" if args.apart else "")
+        + f", in {elapsed:.1f} s on {os.cpu_count()} cores"
     )
     print(
         f"ClearCare calls per new prospect: {cc_calls / max(done.created, 1):.2f} "

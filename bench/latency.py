@@ -146,7 +146,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="carehub-latency-") as folder:
         tmp = Path(folder)
         url = f"sqlite:///{tmp / 'hub.sqlite'}"
-        with serve_sandboxes(tmp) as sandboxes, serve_hub(tmp, url, sandboxes) as app:
+        with (
+            serve_sandboxes(tmp) as sandboxes,
+            serve_hub(tmp, url, sandboxes.config["HUB_SERVED_URL"]) as app,
+        ):
             base = sandboxes.config["HUB_SERVED_URL"]
             demos = [
                 Demo(app, base, quiet, slug=slug)

@@ -212,10 +212,11 @@ def main() -> None:
     os.environ["HUB_TEST_DATABASE_URL"] = url
 
     sys.path.insert(0, str(ROOT / "tests" / "sync"))
-    from sandbox_world import SandboxProcess, World
+    from sandbox_world import World
 
     from hub import create_app
     from hub.extensions import db
+    from hub.testing.server import SandboxProcess
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-workers-"))
     redis = RedisServer(tmp / "redis")

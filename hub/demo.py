@@ -288,18 +288,18 @@ def serve_sandboxes(tmp: Path) -> Iterator[object]:
 
 @contextmanager
 def serve_hub(
-    tmp: Path, url: str, sandbox_app, settings: dict | None = None
+    tmp: Path, url: str, sandbox_url: str, settings: dict | None = None
 ) -> Iterator[object]:
     """Serve the hub on a free loopback port, its database migrated and its worker
-    and reconciliation running.
+    and reconciliation running, its connectors pointed at the sandboxes.
 
+    :param sandbox_url: where the sandboxes answer.
     :param settings: settings to use instead of the demo's own.
     """
     from flask_migrate import upgrade
 
     from hub import create_app
 
-    sandbox_url = sandbox_app.config["HUB_SERVED_URL"]
     config = {
         "HUB_INSTANCE_PATH": str(tmp / "instance"),
         "HUB_DATABASE_URL": url,
@@ -335,7 +335,7 @@ def run(contacts: int, database: str | None, say, timeout: float = 300) -> bool:
             refuse_non_empty(url)
         with (
             serve_sandboxes(tmp) as sandbox_app,
-            serve_hub(tmp, url, sandbox_app) as app,
+            serve_hub(tmp, url, sandbox_app.config["HUB_SERVED_URL"]) as app,
         ):
             demo = Demo(app, sandbox_app.config["HUB_SERVED_URL"], say)
             try:

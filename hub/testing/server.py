@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -46,6 +52,78 @@ def serve(make_app: Callable[[str], Flask], host: str = "127.0.0.1") -> Iterator
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a loopback port free at the time of asking."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class SandboxProcess:
+    """Both sandboxes served by ``flask hub sandbox`` in a process of their own, on
+    a free loopback port, with their databases in ``folder``.
+
+    The sandboxes then share no interpreter (and no GIL) with the hub under test.
+    ``url`` is where they answer, ``process`` the running command and ``log`` the
+    file holding what it printed. Use it as a context manager, or call
+    :meth:`stop`.
+
+    :raises RuntimeError: when the process ends or does not answer in ``timeout``
+        seconds; the message holds what it printed.
+    """
+
+    def __init__(self, folder: Path, timeout: float = 60.0) -> None:
+        folder = Path(folder)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "sandbox.log"
+        env = {
+            **os.environ,
+            "HUB_INSTANCE_PATH": str(folder / "sandbox-instance"),
+            "HUB_DATABASE_URL": f"sqlite:///{folder / 'sandbox-hub.sqlite'}",
+            "HUB_SANDBOX_DATABASE_URL": f"sqlite:///{folder / 'sandbox.sqlite'}",
+            "HUB_LOAD_PLUGINS": "hubspot,clearcare",
+            "HUB_WORKER": "0",
+        }
+        command = [sys.executable, "-m", "flask", "--app", "hub:create_app"]
+        command += ["hub", "sandbox", "--port", str(self.port)]
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(
+                command, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        try:
+            self._wait_until_up(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_up(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "The sandbox process did not start:\n" + self.log.read_text()
+                )
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """End the process, waiting for it."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+    def __enter__(self) -> SandboxProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
 
 
 def test_config(tmp_path, **overrides) -> dict:

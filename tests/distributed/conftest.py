@@ -110,7 +110,9 @@ class Stack:
 def stack(postgres_problem_text, redis_server, tmp_path_factory):
     """Run the hub on PostgreSQL and Redis: gunicorn with two workers, two Celery
     workers and beat, and the sandboxes, each a process of its own."""
-    from sandbox_world import SandboxProcess, World
+    from sandbox_world import World
+
+    from hub.testing.server import SandboxProcess
 
     if postgres_problem_text:
         pytest.skip(postgres_problem_text)

@@ -20,10 +20,11 @@ sys.path.insert(0, str(ROOT / "tests" / "sync"))
 from sandbox_world import (  # noqa: E402
     CLEARCARE,
     HUBSPOT,
-    free_port,
     hub_settings,
     wait_for,
 )
+
+from hub.testing.server import free_port  # noqa: E402
 
 DEFAULT_DATABASE = "postgresql+psycopg://carehub:carehub@127.0.0.1:5432/carehub_test"
 

@@ -17,11 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sync"))
 def world(tmp_path_factory):
     """Serve the hub against a sandbox process of its own, with its worker running;
     reconciliation runs only when a test asks."""
-    from sandbox_world import SandboxProcess, World
+    from sandbox_world import World
     from sandbox_world import make_hub as make_served_hub
 
     from hub.extensions import db
-    from hub.testing.server import serve
+    from hub.testing.server import SandboxProcess, serve
 
     tmp = tmp_path_factory.mktemp("reconcile")
     sandbox = SandboxProcess(tmp)

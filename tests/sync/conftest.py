@@ -22,10 +22,10 @@ def hub(tmp_path):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """Serve the hub against a sandbox process of its own, with its worker running."""
-    from sandbox_world import SandboxProcess, World
+    from sandbox_world import World
     from sandbox_world import make_hub as make_served_hub
 
-    from hub.testing.server import serve
+    from hub.testing.server import SandboxProcess, serve
 
     tmp = tmp_path_factory.mktemp("e2e")
     sandbox = SandboxProcess(tmp)

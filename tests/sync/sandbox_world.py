@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,19 +25,13 @@ from hub.models import Agency, Connection, Event, Location, SyncLink
 from hub.settings import save_settings
 from hub.sync import enqueue_provisioning
 from hub.testing.control import SandboxControl
-from hub.testing.server import test_config
+from hub.testing.server import SandboxProcess, test_config
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).with_name("flask"))
 HUBSPOT = "/_sandbox/hubspot"
 CLEARCARE = "/_sandbox/clearcare"
 API = "/crm/objects/2026-09"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(check, timeout: float = 20.0, every: float = 0.1):
@@ -51,43 +44,6 @@ def wait_for(check, timeout: float = 20.0, every: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"Timed out after {timeout} s waiting for {check}.")
         time.sleep(every)
-
-
-class SandboxProcess:
-    """The sandboxes served by a process of their own."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / "sandbox.log"
-        env = {
-            **os.environ,
-            "HUB_INSTANCE_PATH": str(tmp / "sandbox-instance"),
-            "HUB_DATABASE_URL": f"sqlite:///{tmp / 'sandbox-hub.sqlite'}",
-            "HUB_SANDBOX_DATABASE_URL": f"sqlite:///{tmp / 'sandbox.sqlite'}",
-            "HUB_LOAD_PLUGINS": "hubspot,clearcare",
-            "HUB_WORKER": "0",
-        }
-        with self.log.open("w") as out:
-            self.process = subprocess.Popen(
-                [FLASK, "--app", "wsgi", "hub", "sandbox", "--port", str(self.port)],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(self._up, timeout=30)
-
-    def _up(self) -> bool:
-        try:
-            return requests.get(self.url + "/healthz", timeout=1).ok
-        except requests.ConnectionError:
-            assert self.process.poll() is None, self.log.read_text()
-            return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
 
 
 def hub_settings(tmp: Path, sandbox_url: str, public_url: str) -> dict:
