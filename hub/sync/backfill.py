@@ -34,7 +34,14 @@ from dataclasses import dataclass, field, replace
 import sqlalchemy as sa
 from flask import current_app
 
-from hub.canonical import Change, ChangeKind, ProspectStatus, RecordPage, Role
+from hub.canonical import (
+    Change,
+    ChangeKind,
+    ProspectStatus,
+    RecordPage,
+    RecordRef,
+    Role,
+)
 from hub.errors import ConfigurationError, HubError, NeedsAttention
 from hub.extensions import db
 from hub.inbox import notify_stored, store_changes
@@ -178,10 +185,13 @@ class Backfiller(EventSync):
         create intents, committed before any remote call."""
         page = Page()
         fresh = []
+        held = links.find_many(
+            self.agency.id, self.source.name, (r.ref for r in records if r.ref)
+        )
         for record in records:
             if record.ref is None:
                 continue
-            link = links.find(self.agency.id, self.source.name, record.ref)
+            link = held.get(RecordRef(record.ref.kind, str(record.ref.id)))
             if link is not None:
                 intent = link.intent or ""
                 if intent.startswith(f"{BACKFILL}create:"):

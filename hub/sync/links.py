@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 
@@ -52,6 +52,31 @@ def find(agency_id: int, connector: str, ref: RecordRef) -> SyncLink | None:
             RemoteRef.remote_id == str(ref.id),
         )
     )
+
+
+def find_many(
+    agency_id: int, connector: str, refs: Iterable[RecordRef]
+) -> dict[RecordRef, SyncLink]:
+    """Return the sync links holding any of these remote objects, by ref, in a
+    query for each kind (and each 500 ids)."""
+    ids_by_kind: dict[str, list[str]] = {}
+    for ref in refs:
+        ids_by_kind.setdefault(ref.kind, []).append(str(ref.id))
+    found: dict[RecordRef, SyncLink] = {}
+    for kind, ids in ids_by_kind.items():
+        for start in range(0, len(ids), 500):
+            rows = db.session.execute(
+                sa.select(RemoteRef.remote_id, SyncLink)
+                .join(SyncLink, RemoteRef.link_id == SyncLink.id)
+                .where(
+                    RemoteRef.agency_id == agency_id,
+                    RemoteRef.connector == connector,
+                    RemoteRef.kind == kind,
+                    RemoteRef.remote_id.in_(ids[start : start + 500]),
+                )
+            ).all()
+            found.update((RecordRef(kind, remote_id), link) for remote_id, link in rows)
+    return found
 
 
 def find_any(agency_id: int, connector: str, ids: Mapping[str, str]) -> SyncLink | None:
