@@ -67,7 +67,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from hub import cli, crypto, plugins, sandbox, sync
     from hub import config as hub_config
     from hub.extensions import db, migrate
-    from hub.web import admin, auth, errors, health, ingress, metrics
+    from hub.web import admin, auth, errors, health, ingress, metrics, sessions
 
     app = Flask(__name__, instance_path=_instance_path(config))
     hub_config.load(app, config)
@@ -82,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     plugins.init_app(app, app.config["HUB_PLUGINS"])
 
     errors.init_app(app)
+    sessions.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 import sqlalchemy as sa
+from flask import request
 
 from hub.extensions import db
 from hub.models import Connection, Event
@@ -138,3 +139,22 @@ def test_refusals_are_logged_without_the_token_or_secret(
 
 def test_only_post_is_accepted(client, webhook_url):
     assert client.get(webhook_url).status_code == 405
+
+
+def test_a_webhook_gets_no_session_while_other_pages_keep_theirs(app):
+    interface = app.session_interface
+    with app.test_request_context("/hooks/paper/some-token", method="POST"):
+        assert interface.open_session(app, request) is None
+    with app.test_request_context("/signin"):
+        assert interface.open_session(app, request) is not None
+
+
+def test_a_webhook_with_a_cookie_is_answered_without_one(app, client, webhook_url):
+    client.set_cookie("session", "a-cookie-the-vendor-should-not-send")
+
+    answer = client.post(webhook_url, json={"id": 51}, headers=SECRET)
+
+    assert answer.status_code == 200
+    assert "Set-Cookie" not in answer.headers
+    assert "Cookie" not in answer.headers.get("Vary", "")
+    assert len(stored(app)) == 1
