@@ -9,8 +9,10 @@ import pytest
 import sqlalchemy as sa
 from flask import request
 
+from hub import Inbound, hookimpl
 from hub.extensions import db
 from hub.models import Connection, Event
+from tests.conftest import PaperConnector
 
 SECRET = {"X-Paper-Secret": "paper-canary-key-1234"}
 
@@ -158,3 +160,53 @@ def test_a_webhook_with_a_cookie_is_answered_without_one(app, client, webhook_ur
     assert "Set-Cookie" not in answer.headers
     assert "Cookie" not in answer.headers.get("Vary", "")
     assert len(stored(app)) == 1
+
+
+def test_a_body_shorter_than_its_length_is_refused_and_not_stored(
+    app, client, webhook_url
+):
+    answer = client.post(
+        webhook_url,
+        data=b'{"id": 51}',
+        headers=SECRET,
+        content_type="application/json",
+        environ_overrides={"CONTENT_LENGTH": "100"},
+    )
+
+    assert answer.status_code == 400
+    assert stored(app) == []
+
+
+class RecordingPaper(PaperConnector):
+    """The paper connector, keeping each request it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inbound: list[Inbound] = []
+
+    @hookimpl
+    def receive_event(self, connector, connection, inbound):
+        self.inbound.append(inbound)
+        return super().receive_event(connector, connection, inbound)
+
+
+@pytest.mark.parametrize("paper", [RecordingPaper()], ids=["recording"])
+def test_the_query_and_headers_reach_the_connector_as_sent(
+    app, client, webhook_url, paper
+):
+    answer = client.post(
+        webhook_url + "?objectId=51&x=%2F",
+        json={"id": 51},
+        headers={**SECRET, "X-Custom-Header": "yes"},
+    )
+
+    assert answer.status_code == 200
+    [inbound] = paper.inbound
+    assert inbound.method == "POST"
+    assert inbound.query == {"objectId": "51", "x": "/"}
+    assert inbound.url == app.config["HUB_PUBLIC_URL"] + webhook_url + (
+        "?objectId=51&x=%2F"
+    )
+    assert inbound.headers["X-Custom-Header"] == "yes"
+    assert inbound.headers["Content-Type"] == "application/json"
+    assert inbound.body == b'{"id": 51}'
