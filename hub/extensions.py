@@ -17,6 +17,9 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+#: How long a SQLite connection waits for another's write lock, in milliseconds.
+BUSY_TIMEOUT_MS = 30000
+
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate(render_as_batch=True)
 
@@ -29,6 +32,6 @@ def _tune_sqlite(dbapi_connection, connection_record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import functools
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable
@@ -14,7 +15,7 @@ from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.canonical import Change
-from hub.extensions import db
+from hub.extensions import BUSY_TIMEOUT_MS, db
 from hub.models import Connection, Event, EventStatus, utcnow
 
 log = logging.getLogger(__name__)
@@ -209,6 +210,8 @@ class GroupCommit:
         dbapi_connection = None
         try:
             dbapi_connection = connect()
+            if dialect.name == "sqlite":
+                begin_immediate(dbapi_connection)
             ids = [insert_events(dbapi_connection, dialect, p.rows) for p in batch]
             dbapi_connection.commit()
         except Exception as exc:
@@ -229,6 +232,35 @@ class GroupCommit:
 
         for pending, new_ids in zip(batch, ids, strict=True):
             pending.succeed(new_ids)
+
+
+def begin_immediate(dbapi_connection, patience: float = BUSY_TIMEOUT_MS / 1000) -> None:
+    """Begin a SQLite write transaction, taking the write lock at once.
+
+    While another process holds the lock, this polls for it every few tenths of a
+    millisecond instead of in SQLite's own backoff (1, 2, 5, 10 ms and on), which
+    would leave a webhook asleep long after a commit of a millisecond ended.
+
+    :raises sqlite3.OperationalError: when the lock is not free within ``patience``
+        seconds, as with the connection's own busy timeout.
+    """
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=0")
+        deadline = time.monotonic() + patience
+        delay = 0.0002
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.002)
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
 
 
 class _Pending:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -10,8 +12,8 @@ import sqlalchemy as sa
 
 from hub import hookimpl
 from hub.endpoints import EndpointCache
-from hub.extensions import db
-from hub.inbox import GroupCommit
+from hub.extensions import BUSY_TIMEOUT_MS, db
+from hub.inbox import GroupCommit, begin_immediate
 from hub.models import Agency, Connection, Event, Location, WebhookEndpoint, utcnow
 from hub.settings import save_settings
 
@@ -233,6 +235,53 @@ def test_webhooks_arriving_together_are_all_stored_and_answered(
     assert answers == [{"stored": 1}] * 40
     ids = sorted(int(e.payload["ref"]["id"]) for e in stored(app))
     assert ids == list(range(1, 41))
+
+
+def sqlite_file(app) -> str:
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's write lock between processes")
+        return db.engine.url.database
+
+
+def test_a_webhook_waits_for_another_process_s_write_lock_then_is_stored(
+    app, client, webhook_url, clock
+):
+    other = sqlite3.connect(
+        sqlite_file(app), isolation_level=None, check_same_thread=False
+    )
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, other.execute, args=("COMMIT",))
+    started = time.monotonic()
+    release.start()
+
+    answer = send(client, webhook_url, 7)
+
+    waited = time.monotonic() - started
+    release.join()
+    other.close()
+    assert answer.status_code == 200
+    assert waited >= 0.3
+    assert [e.payload["ref"]["id"] for e in stored(app)] == ["7"]
+
+
+def test_taking_the_write_lock_gives_up_after_its_patience(app):
+    path = sqlite_file(app)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    mine = sqlite3.connect(path)
+    mine.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    try:
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            begin_immediate(mine, patience=0.2)
+        assert time.monotonic() - started >= 0.2
+        # The connection keeps its own busy timeout for everything else.
+        assert mine.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        mine.close()
 
 
 def test_a_duplicate_in_one_transaction_is_stored_once(app, webhook_url, clock):
