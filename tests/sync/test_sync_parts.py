@@ -8,11 +8,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from test_sync_flows import MARGARET
 
-from hub import LocationInfo
+from hub import LocationInfo, RecordRef
 from hub.errors import NeedsAttention, RateLimited, RemoteUnavailable
 from hub.extensions import db
-from hub.models import Agency, ProvisioningJob, ProvisioningStep
-from hub.sync import enqueue_provisioning
+from hub.models import Agency, ProvisioningJob, ProvisioningStep, SyncLink
+from hub.sync import enqueue_provisioning, links
 from hub.sync.retry import RetryPolicy, from_config
 
 
@@ -166,3 +166,37 @@ def test_the_provision_command_runs_it_here_and_shows_each_step(hub):
     assert unknown.exit_code == 2
     assert "There is no agency 'nobody'" in unknown.output
     assert hub.care.remote.calls == ["provision", "provision"]
+
+
+def test_find_many_returns_each_ref_s_link_of_one_agency_and_connector(hub):
+    with hub.app.app_context():
+        agency = db.session.scalars(sa.select(Agency)).first()
+        other = Agency(slug="other-agency", name="Other Agency", settings={})
+        db.session.add(other)
+        db.session.flush()
+        made = {}
+        for n in range(3):
+            link = SyncLink(agency_id=agency.id, fingerprints={}, snapshots={})
+            db.session.add(link)
+            db.session.flush()
+            links.add_refs(link, "memsales", {"contact": str(n), "deal": f"d{n}"})
+            made[n] = link.id
+        stranger = SyncLink(agency_id=other.id, fingerprints={}, snapshots={})
+        db.session.add(stranger)
+        db.session.flush()
+        links.add_refs(stranger, "memsales", {"contact": "0"})
+        db.session.commit()
+
+        asked = [RecordRef("contact", str(n)) for n in range(4)] + [
+            RecordRef("deal", "d2"),
+            RecordRef("patient", "0"),
+        ]
+        found = links.find_many(agency.id, "memsales", asked)
+
+        assert {ref: link.id for ref, link in found.items()} == {
+            RecordRef("contact", "0"): made[0],
+            RecordRef("contact", "1"): made[1],
+            RecordRef("contact", "2"): made[2],
+            RecordRef("deal", "d2"): made[2],
+        }
+        assert links.find_many(agency.id, "memcare", asked) == {}
