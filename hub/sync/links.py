@@ -172,14 +172,18 @@ def adopt_new_events(after_id: int) -> int:
     ).all()
     highest = max((row.id for row in rows), default=after_id)
     keys = {row.person_key for row in rows if not row.person_key.startswith("link:")}
+    # The keys by the agency and connector they name, for one look-up each.
+    by_source: dict[tuple[int, str], dict[RecordRef, str]] = {}
     for key in keys:
         parts = key.split(":", 3)
         if len(parts) != 4 or not parts[0].isdigit():
             continue
         agency_id, connector, kind, remote_id = parts
-        link = find(int(agency_id), connector, RecordRef(kind, remote_id))
-        if link is not None:
-            queue_behind(link, key)
+        refs = by_source.setdefault((int(agency_id), connector), {})
+        refs[RecordRef(kind, remote_id)] = key
+    for (agency_id, connector), refs in by_source.items():
+        for ref, link in find_many(agency_id, connector, refs).items():
+            queue_behind(link, refs[ref])
     if keys:
         db.session.commit()
 
