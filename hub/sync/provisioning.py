@@ -11,7 +11,7 @@ import logging
 
 import sqlalchemy as sa
 
-from hub.canonical import AgencyFacts, Role
+from hub.canonical import AgencyFacts, Connected, Role
 from hub.errors import HubError
 from hub.extensions import db
 from hub.models import (
@@ -21,6 +21,7 @@ from hub.models import (
     Location,
     ProvisioningJob,
     ProvisioningStep,
+    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,17 @@ def step_reporter(connection: Connection, steps: tuple[str, ...]):
         db.session.commit()
 
     return report
+
+
+def keep_connected(agency: Agency, connection: Connection, found: Connected) -> None:
+    """Keep what ``connect`` found: the remote account, the connection's facts, and
+    the agency facts the other connectors need. The caller commits."""
+    connection.account = found.account
+    connection.connected_at = utcnow()
+    if found.facts:
+        connection.update_state(**dict(found.facts))
+    if found.agency_facts is not None:
+        store_agency_facts(agency, found.agency_facts)
 
 
 def store_agency_facts(agency: Agency, facts: AgencyFacts) -> None:

@@ -12,9 +12,9 @@ from flask import Flask
 
 from hub.errors import HubError, RemoteError
 from hub.extensions import db
-from hub.models import Agency, Connection, Location, utcnow
+from hub.models import Agency, Connection, Location
 from hub.settings import save_settings
-from hub.sync.provisioning import store_agency_facts
+from hub.sync.provisioning import keep_connected, store_agency_facts
 from hub.testing.control import SandboxControl
 
 #: The hooks that take the agency besides the connection.
@@ -181,12 +181,7 @@ class KitWorld:
             except HubError:
                 db.session.rollback()
                 raise
-            connection.account = found.account
-            connection.connected_at = utcnow()
-            if found.facts:
-                connection.update_state(**dict(found.facts))
-            if found.agency_facts is not None:
-                store_agency_facts(agency, found.agency_facts)
+            keep_connected(agency, connection, found)
             db.session.commit()
             return found
 

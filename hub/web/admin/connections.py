@@ -12,9 +12,9 @@ from marshmallow import fields as marshmallow_fields
 from hub.canonical import ConnectorInfo, Role
 from hub.errors import HubError
 from hub.extensions import db
-from hub.models import Agency, Connection, utcnow
+from hub.models import Agency, Connection
 from hub.settings import save_settings
-from hub.sync.provisioning import enqueue, store_agency_facts
+from hub.sync.provisioning import enqueue, keep_connected
 from hub.web.admin.audit import record
 
 log = logging.getLogger(__name__)
@@ -142,12 +142,7 @@ def connect(agency: Agency, info: ConnectorInfo, raw: dict[str, Any]) -> Connect
         )
         raise
 
-    connection.account = found.account
-    connection.connected_at = utcnow()
-    if found.facts:
-        connection.update_state(**dict(found.facts))
-    if found.agency_facts is not None:
-        store_agency_facts(agency, found.agency_facts)
+    keep_connected(agency, connection, found)
     after = primary_secret(info, connection)
     if before is None:
         record(agency, "Created", after, f"{info.label} connected.")
