@@ -37,6 +37,14 @@ DEFAULTS = {
 }
 
 
+def echo_settle_seconds(config) -> float:
+    """Return how long a likely echo waits for the rest of its burst: 2 s with the
+    embedded worker, whose process holds what it read ahead; none with Celery, whose
+    events of one burst run in many processes."""
+    default = 2.0 if config["HUB_QUEUE"] == "embedded" else 0.0
+    return float(config.get("HUB_ECHO_SETTLE_SECONDS", default))
+
+
 def init_app(app: Flask) -> Dispatcher:
     """Make the app's dispatcher, and start its worker once the app serves HTTP."""
     for name, value in DEFAULTS.items():
@@ -49,6 +57,7 @@ def init_app(app: Flask) -> Dispatcher:
         lease_seconds=float(app.config["HUB_LEASE_SECONDS"]),
         poll_seconds=float(app.config["HUB_WORKER_POLL_SECONDS"]),
         threads=int(app.config["HUB_WORKER_THREADS"]),
+        settle_seconds=echo_settle_seconds(app.config),
     )
     app.extensions["hub.dispatcher"] = dispatcher
     if app.config["HUB_QUEUE"] == "celery":

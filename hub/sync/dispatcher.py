@@ -46,6 +46,8 @@ class Dispatcher:
         event; the worker renews it every third of that while it works.
     :param poll_seconds: the longest a waiting worker sleeps without being woken,
         to notice events other processes stored.
+    :param settle_seconds: how long a likely echo of the hub's own write waits so that
+        its burst is read back together (:class:`hub.sync.readback.ReadAhead`).
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class Dispatcher:
         lease_seconds: float = 60.0,
         poll_seconds: float = 30.0,
         threads: int = 1,
+        settle_seconds: float = 0.0,
     ) -> None:
         self.app = app
         self.clock = clock or SystemClock()
@@ -72,7 +75,7 @@ class Dispatcher:
         self._held_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._adopted_up_to = 0
-        self.read_ahead = ReadAhead()
+        self.read_ahead = ReadAhead(settle_seconds)
         if hasattr(self.clock, "on_advance"):
             self.clock.on_advance(self.wake)
 

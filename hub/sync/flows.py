@@ -221,6 +221,8 @@ class EventSync(Creations):
                 EventStatus.DROPPED, "echo", "The echo of the hub's own create."
             )
 
+        if link is not None and not link.intent:
+            self.settle(link)
         record = self.read_back(ref, link)
         if self.change.kind == ChangeKind.DEACTIVATED and record is not None:
             record = record.replace(active=False)
@@ -237,6 +239,22 @@ class EventSync(Creations):
             return finished if carried.status == EventStatus.DROPPED else carried
 
         return self.linked(link, record)
+
+    def settle(self, link: SyncLink) -> None:
+        """Let an event that may be the echo of the hub's own write wait a moment,
+        so that the records of its burst are read back together.
+
+        :raises Deferred: when it should wait.
+        """
+        if self.read_ahead is None:
+            return
+        wait = self.read_ahead.settling(self.connectors, self.event, link)
+        if wait:
+            raise Deferred(
+                f"The hub wrote to this person moments ago; the event waits {wait:g} s "
+                "so that the echoes of that write are read back together.",
+                retry_after=wait,
+            )
 
     def wait_for_backfill(self, link: SyncLink) -> None:
         """Leave a person the backfill is creating or linking to the backfill, or

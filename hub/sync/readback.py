@@ -6,6 +6,12 @@ when the hub has not written to the person on that connector since; otherwise th
 event reads its record again. Each record read ahead is
 used once. So an event never sees a record older than itself or older than the hub's
 own last write, exactly as when it reads its record when its turn comes.
+
+Each write of the hub's comes back as a webhook (its echo), and a batch write as a
+burst of them, sent one by one. So that a burst is read back in a few calls rather
+than one call a webhook, an event that may be such an echo waits a moment once
+(``settle_seconds``) before its turn: the first of the burst to run then reads the
+records of all the others that arrived meanwhile.
 """
 
 from __future__ import annotations
@@ -28,13 +34,22 @@ BATCH = 100
 FRESH = timedelta(seconds=60)
 #: The most records kept at once; the oldest go first.
 HELD = 5000
+#: How soon after the hub wrote to a person a webhook of that person may be the
+#: echo of the write.
+ECHO_WINDOW = timedelta(minutes=2)
 WAITING = (EventStatus.PENDING.value, EventStatus.RETRY.value)
 
 
 class ReadAhead:
-    """The records one worker process read ahead, by connection and ref."""
+    """The records one worker process read ahead, by connection and ref.
 
-    def __init__(self) -> None:
+    :param settle_seconds: how long an event that may be the echo of the hub's own
+        write waits once, so that the rest of its burst is read back with it; 0 never
+        waits.
+    """
+
+    def __init__(self, settle_seconds: float = 0.0) -> None:
+        self.settle_seconds = settle_seconds
         self._lock = threading.Lock()
         self._held: dict[tuple[int, RecordRef], tuple[datetime, Prospect | None]] = {}
 
@@ -69,6 +84,23 @@ class ReadAhead:
             connection.id,
         )
         return found.get(ref)
+
+    def settling(self, connectors, event: Event, link: SyncLink) -> float:
+        """Return how long the event should wait before its record is read back,
+        because it may be one of the echoes of the hub's last write to the person:
+        0 when it should not wait."""
+        if not self.settle_seconds or event.deferrals:
+            return 0.0
+        written = (link.fingerprints or {}).get(f"{event.connector}:written")
+        if written is None:
+            return 0.0
+        since = event.received_at - datetime.fromisoformat(written)
+        if not timedelta(0) <= since <= ECHO_WINDOW:
+            return 0.0
+        if not connectors.implements(event.connector, "fetch_records"):
+            return 0.0
+
+        return self.settle_seconds
 
     @staticmethod
     def usable(read_at: datetime, event: Event, link: SyncLink | None) -> bool:

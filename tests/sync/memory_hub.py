@@ -102,6 +102,8 @@ def make_hub(tmp_path, **config) -> Hub:
         "HUB_PLUGINS": [sales, care],
         "HUB_SYNC_CLOCK": clock,
         "HUB_RETRY_SCHEDULE": "30,120,600",
+        # Events run when a test says so; the echo's settling has tests of its own.
+        "HUB_ECHO_SETTLE_SECONDS": 0,
         **config,
     }
     app = create_app(test_config(tmp_path, **settings))

@@ -5,6 +5,8 @@ read their records back together."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from memory_connectors import WorkerKilled
@@ -252,3 +254,67 @@ def test_creates_run_side_by_side_and_each_person_is_made_once(hub):
     assert sorted(hub.sales.care_ids[c] for c in contacts) == sorted(patients)
     assert hub.sales.remote.calls.count("apply_changes") == 2
     assert [link.intent for link in hub.links()] == [None] * 12
+
+
+@pytest.fixture
+def settling_hub(tmp_path):
+    """Return the in-memory hub with likely echoes waiting 2 s, as in production."""
+    from memory_hub import make_hub
+
+    made = make_hub(tmp_path, HUB_ECHO_SETTLE_SECONDS=2)
+    yield made
+    made.dispatcher.stop()
+    with made.app.app_context():
+        db.engine.dispose()
+
+
+def test_the_echoes_of_a_batch_write_wait_then_are_read_back_in_one_call(
+    settling_hub,
+):
+    hub = settling_hub
+    contacts = existing(hub, 5)
+    run_backfill(hub)
+    hub.sales.remote.calls.clear()
+
+    # The CRM's workflow sends one webhook for each contact the batch wrote.
+    for contact in contacts:
+        hub.sales.queue("contact.changed", "contact", contact)
+    hub.deliver(hub.sales)
+    hub.run()
+
+    waiting = [e for e in hub.events() if e.connector == "memsales"]
+    assert [(e.status, e.attempts, e.deferrals) for e in waiting] == [
+        ("retry", 0, 1)
+    ] * 5
+    assert "echoes of that write are read back together" in waiting[0].last_error
+    assert hub.sales.remote.calls == []
+
+    hub.clock.advance(3)
+    hub.run()
+
+    assert hub.sales.remote.calls == ["fetch_records"]
+    ended = [e for e in hub.events() if e.connector == "memsales"]
+    assert {(e.status, e.outcome) for e in ended} == {("dropped", "echo")}
+
+
+def test_an_edit_long_after_the_hubs_write_runs_at_once(settling_hub):
+    hub = settling_hub
+    [contact] = existing(hub, 1)
+    run_backfill(hub)
+    with hub.app.app_context():
+        link = links.find(hub.agency_id, "memsales", RecordRef("contact", contact))
+        earlier = utcnow() - timedelta(minutes=5)
+        link.fingerprints = {
+            **link.fingerprints,
+            "memsales:written": earlier.isoformat(),
+        }
+        db.session.commit()
+
+    hub.sales.edit_contact(contact, city="Denver")
+    hub.deliver(hub.sales)
+    hub.run()
+
+    [event] = [e for e in hub.events() if e.connector == "memsales"]
+    assert (event.status, event.deferrals) == ("done", 0)
+    patient = hub.sales.care_ids[contact]
+    assert hub.care.remote.get("patient", patient).city == "Denver"
