@@ -9,9 +9,9 @@ own last write, exactly as when it reads its record when its turn comes.
 
 Each write of the hub's comes back as a webhook (its echo), and a batch write as a
 burst of them, sent one by one. So that a burst is read back in a few calls rather
-than one call a webhook, an event that may be such an echo waits a moment once
-(``settle_seconds``) before its turn: the first of the burst to run then reads the
-records of all the others that arrived meanwhile.
+than one call a webhook, an event that may be such an echo waits until
+``settle_seconds`` after it arrived before its turn: the first of the burst to run
+then reads the records of all the others that arrived meanwhile.
 """
 
 from __future__ import annotations
@@ -87,20 +87,27 @@ class ReadAhead:
 
     def settling(self, connectors, event: Event, link: SyncLink) -> float:
         """Return how long the event should wait before its record is read back,
-        because it may be one of the echoes of the hub's last write to the person:
-        0 when it should not wait."""
+        because it may be the echo of the hub's last write to the person: 0 when
+        it should not wait.
+
+        It waits only while the hub still awaits that echo, at most once, and only
+        until ``settle_seconds`` after it arrived, so the events queued behind it
+        never wait again.
+        """
         if not self.settle_seconds or event.deferrals:
             return 0.0
-        written = (link.fingerprints or {}).get(f"{event.connector}:written")
-        if written is None:
+        fingerprints = link.fingerprints or {}
+        written = fingerprints.get(f"{event.connector}:written")
+        if written is None or f"{event.connector}:echo" not in fingerprints:
             return 0.0
         since = event.received_at - datetime.fromisoformat(written)
         if not timedelta(0) <= since <= ECHO_WINDOW:
             return 0.0
         if not connectors.implements(event.connector, "fetch_records"):
             return 0.0
+        age = (utcnow() - event.received_at).total_seconds()
 
-        return self.settle_seconds
+        return max(0.0, self.settle_seconds - age)
 
     @staticmethod
     def usable(read_at: datetime, event: Event, link: SyncLink | None) -> bool:

@@ -14,7 +14,7 @@ from memory_connectors import WorkerKilled
 from hub import Prospect, ProspectStatus, RecordRef
 from hub.errors import RemoteError
 from hub.extensions import db
-from hub.models import Agency, Connection, EventStatus, SyncLink, utcnow
+from hub.models import Agency, Connection, Event, EventStatus, SyncLink, utcnow
 from hub.sync import links
 from hub.sync.backfill import backfill
 
@@ -318,3 +318,45 @@ def test_an_edit_long_after_the_hubs_write_runs_at_once(settling_hub):
     assert (event.status, event.deferrals) == ("done", 0)
     patient = hub.sales.care_ids[contact]
     assert hub.care.remote.get("patient", patient).city == "Denver"
+
+
+def test_once_the_echo_has_come_a_persons_edits_run_at_once(settling_hub):
+    hub = settling_hub
+    [contact] = existing(hub, 1)
+    run_backfill(hub)
+    hub.sales.queue("contact.changed", "contact", contact)
+    hub.deliver(hub.sales)
+    hub.run()
+    hub.clock.advance(3)
+    hub.run()
+    [echo] = [e for e in hub.events() if e.connector == "memsales"]
+    assert (echo.outcome, echo.deferrals) == ("echo", 1)
+
+    hub.sales.edit_contact(contact, city="Denver")
+    hub.deliver(hub.sales)
+    hub.run()
+
+    edit = [e for e in hub.events() if e.connector == "memsales"][-1]
+    assert (edit.status, edit.deferrals) == ("done", 0)
+    patient = hub.sales.care_ids[contact]
+    assert hub.care.remote.get("patient", patient).city == "Denver"
+
+
+def test_an_echo_that_waited_its_turn_longer_than_the_settling_runs_at_once(
+    settling_hub,
+):
+    hub = settling_hub
+    [contact] = existing(hub, 1)
+    run_backfill(hub)
+    hub.sales.queue("contact.changed", "contact", contact)
+    hub.deliver(hub.sales)
+    # It arrived three seconds ago, and waited behind the person's other events.
+    with hub.app.app_context():
+        stored = sa.select(Event).filter_by(connector="memsales")
+        event = db.session.scalars(stored).one()
+        event.received_at -= timedelta(seconds=3)
+        db.session.commit()
+    hub.run()
+
+    [echo] = [e for e in hub.events() if e.connector == "memsales"]
+    assert (echo.status, echo.outcome, echo.deferrals) == ("dropped", "echo", 0)
