@@ -8,6 +8,7 @@ serves the sandboxes and the hub on free loopback ports, on a fresh database.
 from __future__ import annotations
 
 import logging
+import secrets
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import requests
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from hub.canonical import ProspectStatus
 from hub.demo.compare import CONTACTS, Row, compare_agency, render_table
@@ -271,6 +273,27 @@ class Demo:
             return compare_agency(agency, self.links(), self.hs)
 
 
+def keys() -> dict[str, str]:
+    """Return a secret key and an encryption key for one run's apps, which keep
+    nothing beyond it."""
+    return {
+        "HUB_SECRET_KEY": secrets.token_urlsafe(48),
+        "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
+
+
+@contextmanager
+def quiet_request_log() -> Iterator[None]:
+    """Keep the servers' line for each request out of what the demo prints."""
+    logger = logging.getLogger("werkzeug")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 @contextmanager
 def serve_sandboxes(tmp: Path) -> Iterator[object]:
     """Serve both sandboxes on a free loopback port, with their own database."""
@@ -278,6 +301,7 @@ def serve_sandboxes(tmp: Path) -> Iterator[object]:
 
     config = {
         "HUB_INSTANCE_PATH": str(tmp / "sandbox-instance"),
+        **keys(),
         "HUB_DATABASE_URL": f"sqlite:///{tmp / 'sandbox-hub.sqlite'}",
         "HUB_SANDBOX_DATABASE_URL": f"sqlite:///{tmp / 'sandbox.sqlite'}",
         "HUB_LOAD_PLUGINS": ["hubspot", "clearcare"],
@@ -302,6 +326,7 @@ def serve_hub(
 
     config = {
         "HUB_INSTANCE_PATH": str(tmp / "instance"),
+        **keys(),
         "HUB_DATABASE_URL": url,
         "HUB_SANDBOX": False,
         "HUB_WORKER": False,
@@ -314,9 +339,13 @@ def serve_hub(
 
     def make(public_url: str):
         app = create_app({**config, "HUB_PUBLIC_URL": public_url})
-        with app.app_context():
-            upgrade()
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # The migrations' own logging would print a line for each of them.
+        logging.disable(logging.INFO)
+        try:
+            with app.app_context():
+                upgrade()
+        finally:
+            logging.disable(logging.NOTSET)
         return app
 
     with serve(make) as app:
@@ -334,6 +363,7 @@ def run(contacts: int, database: str | None, say, timeout: float = 300) -> bool:
         if database:
             refuse_non_empty(url)
         with (
+            quiet_request_log(),
             serve_sandboxes(tmp) as sandbox_app,
             serve_hub(tmp, url, sandbox_app.config["HUB_SERVED_URL"]) as app,
         ):
