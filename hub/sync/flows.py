@@ -251,8 +251,9 @@ class EventSync(Creations):
         wait = self.read_ahead.settling(self.connectors, self.event, link)
         if wait:
             raise Deferred(
-                f"The hub wrote to this person moments ago; the event waits {wait:.1f} s "
-                "so that the echoes of that write are read back together.",
+                "The hub wrote to this person moments ago; the event waits "
+                f"{wait:.1f} s so that the echoes of that write are read back "
+                "together.",
                 retry_after=wait,
             )
 
