@@ -4,6 +4,10 @@ Each error has an HTTP ``status`` and a message written for the person who has t
 fix it. Connectors translate their vendor's errors into these at their client.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
 
 class HubError(Exception):
     """Something the hub cannot do, with a message that says how to fix it."""
@@ -147,6 +151,16 @@ class Deferred(HubError):
     status = 503
     code = "deferred"
 
-    def __init__(self, message: str, *, retry_after: float) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        still_waiting: Callable[[], bool] | None = None,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        #: Asked once the wait is recorded; ``False`` when what the event waited
+        #: for ended meanwhile (while nobody could see the event was waiting), so it
+        #: runs at once after all.
+        self.still_waiting = still_waiting

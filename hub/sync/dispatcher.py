@@ -289,6 +289,9 @@ class Dispatcher:
             values["deferrals"] = Event.deferrals + 1
         self._end_attempt(attempt_id, decision.action, decision.reason)
         leases.finish(Event, event_id, owner, last_error=decision.reason, **values)
+        still_waiting = getattr(exc, "still_waiting", None)
+        if decision.action == "defer" and still_waiting and not still_waiting():
+            leases.make_due(Event, event_id, self.clock.now())
 
     def _end_event(self, event_id, owner, attempt_id, status, outcome, detail) -> None:
         self._end_attempt(

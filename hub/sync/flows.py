@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
+
 from hub.canonical import (
     PROSPECT_FIELDS,
     Applied,
@@ -265,10 +267,21 @@ class EventSync(Creations):
         """
         begun = link.intent_at
         if begun is not None and self.clock.now() - begun < CREATE_GRACE:
+            link_id = link.id
+
+            def still_held() -> bool:
+                # The backfill makes the waiting events due once it is done with a
+                # person; this catches the one it could not see, being run then.
+                intent = db.session.scalar(
+                    sa.select(SyncLink.intent).where(SyncLink.id == link_id)
+                )
+                return (intent or "").startswith(BACKFILL)
+
             raise Deferred(
                 "The backfill is creating or linking this person right now; the "
                 "event runs again once it has.",
                 retry_after=30,
+                still_waiting=still_held,
             )
         log.info("%s: took over link %s from a backfill.", self.where(), link.id)
         link.intent = link.intent.removeprefix(BACKFILL)

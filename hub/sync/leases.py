@@ -177,6 +177,17 @@ def finish(model, row_id: int, owner: str, **values) -> bool:
     return result.rowcount == 1
 
 
+def make_due(model, row_id: int, now: datetime) -> None:
+    """Make a row that waits for a retry due now."""
+    db.session.execute(
+        sa.update(model)
+        .where(model.id == row_id, model.status == EventStatus.RETRY.value)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
 def due_jobs(now: datetime, limit: int = 10) -> list[int]:
     """Return the ids of provisioning jobs that can be claimed now."""
     return list(

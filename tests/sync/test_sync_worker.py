@@ -14,6 +14,7 @@ from test_sync_flows import MARGARET, linked_person, only
 from hub import Prospect, ProspectStatus
 from hub.errors import (
     AuthenticationFailed,
+    Deferred,
     NeedsAttention,
     RateLimited,
     RemoteUnavailable,
@@ -99,6 +100,31 @@ def test_a_rate_limit_storm_loses_nothing_and_uses_no_attempts(hub):
     assert {e.status for e in events} == {"done"}
     assert sum(e.deferrals for e in events) == 20
     assert max(e.attempts for e in events) == 1
+
+
+@pytest.mark.parametrize(
+    ("still_waiting", "status"),
+    [(False, "done"), (True, "retry")],
+    ids=("wait-ended-meanwhile", "still-waiting"),
+)
+def test_a_deferral_whose_wait_ended_meanwhile_runs_at_once(hub, still_waiting, status):
+    asked = []
+
+    def ask() -> bool:
+        asked.append(True)
+        return still_waiting
+
+    wait = Deferred("Another worker has the person.", retry_after=30, still_waiting=ask)
+    hub.sales.remote.fail("fetch_record", wait)
+    hub.sales.create_contact(MARGARET)
+    hub.deliver()
+
+    hub.run()
+
+    [event] = [e for e in hub.events() if e.connector == "memsales"]
+    assert asked == [True]
+    assert (event.status, event.deferrals) == (status, 1)
+    assert bool(hub.care.remote.all("patient")) == (status == "done")
 
 
 def test_after_the_last_try_the_event_needs_attention(hub):
